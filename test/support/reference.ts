@@ -1,0 +1,50 @@
+/**
+ * Runs Debian's python3-opentimestamps (the reference implementation) on our
+ * bytes. It lives in /usr/bin/python3's dist-packages; `.ci/run` installs it.
+ */
+import {spawn} from "node:child_process";
+
+export const REFERENCE_PYTHON = "/usr/bin/python3";
+
+const SCRIPT = `
+import sys, json
+from opentimestamps.core.timestamp import DetachedTimestampFile
+from opentimestamps.core.serialize import BytesDeserializationContext, BytesSerializationContext
+out = []
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    try:
+        d = DetachedTimestampFile.deserialize(BytesDeserializationContext(bytes.fromhex(line)))
+        c = BytesSerializationContext()
+        d.serialize(c)
+        out.append({"ok": c.getbytes().hex()})
+    except Exception as e:
+        out.append({"error": type(e).__name__ + ": " + str(e)})
+json.dump(out, sys.stdout)
+`;
+
+export type ReferenceResult = {ok: string} | {error: string};
+
+/** Parse each detached file with the reference and re-serialize it; one result per input, in order. */
+export function referenceRoundTrip(files: readonly Uint8Array[], signal?: AbortSignal): Promise<ReferenceResult[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(REFERENCE_PYTHON, ["-c", SCRIPT], {stdio: ["pipe", "pipe", "pipe"], ...(signal ? {signal} : {})});
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`reference python exited ${code}: ${err.slice(0, 2000)}`));
+      try {
+        resolve(JSON.parse(out) as ReferenceResult[]);
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+    for (const f of files) child.stdin.write(`${Buffer.from(f).toString("hex")}\n`);
+    child.stdin.end();
+  });
+}
