@@ -1,6 +1,9 @@
 import type {Command} from "../command.ts";
 import {infoCommand} from "./info.ts";
 import {verifyCommand} from "./verify.ts";
+import {nodeCommand} from "./node.ts";
+import {journalVerifyCommand} from "./journal-verify.ts";
+import {reindexCommand} from "./reindex.ts";
 
 /** Every `otsfed` subcommand, in the order `otsfed --help` lists them. */
-export const COMMANDS: readonly Command[] = [infoCommand, verifyCommand];
+export const COMMANDS: readonly Command[] = [infoCommand, verifyCommand, nodeCommand, journalVerifyCommand, reindexCommand];

@@ -1,0 +1,151 @@
+/**
+ * The LevelDB index (DESIGN §2): commitment → journal position. It holds
+ * nothing the journal does not: every value is derived from journal records,
+ * so deleting it and starting again (or `otsfed reindex`) gives the same
+ * answers.
+ *
+ * Keys (one-byte buckets, STYLE §15):
+ *   00 "schema"          → uint32 BE schema version
+ *   00 "calendar"        → calendar id the index was built for
+ *   00 "indexed"         → uint64 BE journal length covered ‖ chain hash at that length
+ *   01 ‖ commitment(44)  → uint64 BE seq ‖ uint64 BE segment first seq ‖ uint32 BE offset
+ *
+ * The high-water mark is written in the same batch as the entries it covers,
+ * so the index is always a consistent prefix of the journal.
+ */
+import {Level} from "level";
+import {bytesEqual} from "../../protocol/ots/bytes.ts";
+import {readU32, readU64, writeU32, writeU64} from "../../protocol/journal/varint.ts";
+import type {JournalPosition} from "./journal-store.ts";
+import {StoreError, StoreErrorCode} from "./errors.ts";
+
+export const INDEX_SCHEMA_VERSION = 1;
+export const INDEX_DIR = "index";
+
+const META = 0x00;
+const COMMITMENT = 0x01;
+const enc = new TextEncoder();
+const KEY_SCHEMA = Uint8Array.of(META, ...enc.encode("schema"));
+const KEY_CALENDAR = Uint8Array.of(META, ...enc.encode("calendar"));
+const KEY_INDEXED = Uint8Array.of(META, ...enc.encode("indexed"));
+
+export type IndexMeta = {schema: number; calendarId: Uint8Array | null; length: number; chainHash: Uint8Array | null};
+
+export type IndexPut = {commitment: Uint8Array; pos: JournalPosition};
+
+function commitmentKey(c: Uint8Array): Uint8Array {
+  const k = new Uint8Array(1 + c.length);
+  k[0] = COMMITMENT;
+  k.set(c, 1);
+  return k;
+}
+
+function encodePosition(pos: JournalPosition): Uint8Array {
+  const v = new Uint8Array(20);
+  writeU64(v, 0, pos.seq);
+  writeU64(v, 8, pos.segment);
+  writeU32(v, 16, pos.offset);
+  return v;
+}
+
+function decodePosition(v: Uint8Array): JournalPosition {
+  return {seq: readU64(v, 0), segment: readU64(v, 8), offset: readU32(v, 16)};
+}
+
+type Db = Level<Uint8Array, Uint8Array>;
+
+export class CommitmentIndex {
+  private readonly db: Db;
+  private closed = false;
+
+  private constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Open (creating if missing) the LevelDB under `dataDir/index`; a second opener gets STORE_IN_USE. */
+  static async open(path: string): Promise<CommitmentIndex> {
+    const db: Db = new Level<Uint8Array, Uint8Array>(path, {keyEncoding: "view", valueEncoding: "view"});
+    try {
+      await db.open();
+    } catch (e) {
+      const err = e as {code?: string; cause?: {code?: string}};
+      if (err.code === "LEVEL_LOCKED" || err.cause?.code === "LEVEL_LOCKED") throw new StoreError({code: StoreErrorCode.IN_USE}, `${path} is already in use (is another otsfed node running on this data dir?)`);
+      throw e;
+    }
+    return new CommitmentIndex(db);
+  }
+
+  /** The stored meta data; schema 0 means an empty (new or wiped) index. */
+  async meta(): Promise<IndexMeta> {
+    const [schema, calendar, indexed] = await this.db.getMany([KEY_SCHEMA, KEY_CALENDAR, KEY_INDEXED]);
+    return {
+      schema: schema ? readU32(schema, 0) : 0,
+      calendarId: calendar ?? null,
+      length: indexed ? readU64(indexed, 0) : 0,
+      chainHash: indexed ? indexed.slice(8, 40) : null,
+    };
+  }
+
+  /** Throw INDEX_SCHEMA if the index was written by another schema version (0 = empty is fine). */
+  async checkSchema(): Promise<void> {
+    const m = await this.meta();
+    if (m.schema !== 0 && m.schema !== INDEX_SCHEMA_VERSION) {
+      throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, `index schema version ${m.schema}, this otsfed uses ${INDEX_SCHEMA_VERSION}: run 'otsfed reindex' to rebuild it from the journal`);
+    }
+  }
+
+  /** Remove everything and stamp the empty index with our schema and calendar. */
+  async reset(calendarId: Uint8Array, genesisChain: Uint8Array): Promise<void> {
+    await this.db.clear();
+    const indexed = new Uint8Array(40);
+    writeU64(indexed, 0, 0);
+    indexed.set(genesisChain, 8);
+    const schema = new Uint8Array(4);
+    writeU32(schema, 0, INDEX_SCHEMA_VERSION);
+    await this.db.batch([
+      {type: "put", key: KEY_SCHEMA, value: schema},
+      {type: "put", key: KEY_CALENDAR, value: calendarId},
+      {type: "put", key: KEY_INDEXED, value: indexed},
+    ]);
+  }
+
+  /** True if the index meta names this calendar. */
+  async isFor(calendarId: Uint8Array): Promise<boolean> {
+    const m = await this.meta();
+    return m.calendarId !== null && bytesEqual(m.calendarId, calendarId);
+  }
+
+  /** Add entries and move the high-water mark to (`length`, `chainHash`) atomically. */
+  async put(entries: readonly IndexPut[], length: number, chainHash: Uint8Array): Promise<void> {
+    const indexed = new Uint8Array(40);
+    writeU64(indexed, 0, length);
+    indexed.set(chainHash, 8);
+    const ops: Array<{type: "put"; key: Uint8Array; value: Uint8Array}> = new Array(entries.length + 1);
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as IndexPut;
+      ops[i] = {type: "put", key: commitmentKey(e.commitment), value: encodePosition(e.pos)};
+    }
+    ops[entries.length] = {type: "put", key: KEY_INDEXED, value: indexed};
+    await this.db.batch(ops);
+  }
+
+  /** The journal position of a commitment, or null. */
+  async lookup(commitment: Uint8Array): Promise<JournalPosition | null> {
+    const v = await this.db.get(commitmentKey(commitment));
+    return v === undefined ? null : decodePosition(v);
+  }
+
+  /** Every (commitment, position) in key order: for equivalence checks. */
+  async *entries(): AsyncGenerator<IndexPut> {
+    for await (const [k, v] of this.db.iterator({gt: Uint8Array.of(COMMITMENT), lt: Uint8Array.of(COMMITMENT + 1)})) {
+      yield {commitment: k.slice(1), pos: decodePosition(v)};
+    }
+  }
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.db.close();
+  }
+}

@@ -1,0 +1,29 @@
+import {CalendarError} from "../../protocol/errors.ts";
+import type {JournalErrorCode} from "../../protocol/journal/errors.ts";
+
+/**
+ * The journal on disk is damaged somewhere a crash cannot explain. The node
+ * refuses to start: nothing is padded, skipped or cut. The message names the
+ * segment file and byte offset so an operator can inspect it
+ * (`otsfed journal verify DIR`).
+ */
+export class JournalCorruptionError extends CalendarError<{code: JournalErrorCode; segment: string; offset: number}> {}
+
+/** Codes for store-level failures that are not format errors. */
+export const StoreErrorCode = {
+  /** A journal write or fsync failed; the store refuses further appends until restarted. */
+  WRITE_FAILED: "STORE_WRITE_FAILED",
+  /** The journal directory holds a file name that is not ours. */
+  UNEXPECTED_FILE: "STORE_UNEXPECTED_FILE",
+  /** The journal was written by another identity than the one in the data dir. */
+  IDENTITY_MISMATCH: "STORE_IDENTITY_MISMATCH",
+  /** The index was written by an incompatible schema version. */
+  INDEX_SCHEMA: "STORE_INDEX_SCHEMA",
+  /** Another process holds the index (LevelDB lock): a node is already running on this data dir. */
+  IN_USE: "STORE_IN_USE",
+  /** The store is closed. */
+  CLOSED: "STORE_CLOSED",
+} as const;
+export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
+
+export class StoreError extends CalendarError<{code: StoreErrorCode}> {}

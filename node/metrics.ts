@@ -1,0 +1,61 @@
+/**
+ * Every Prometheus metric of a calendar node, created in one place
+ * (STYLE §14). Names carry the `calendar_` prefix and a unit suffix; label
+ * values come from small fixed sets only (route names, status classes).
+ */
+import {Counter, Gauge, Histogram, collectDefaultMetrics} from "prom-client";
+import type {Registry} from "prom-client";
+
+/** Routes as metric labels: a fixed set, never the raw path. */
+export const ROUTES = ["digest", "timestamp", "tip", "status", "healthz", "metrics", "options", "other"] as const;
+export type Route = (typeof ROUTES)[number];
+export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx";
+
+export function statusClass(code: number): StatusClass {
+  return code >= 500 ? "5xx" : code >= 400 ? "4xx" : code >= 300 ? "3xx" : "2xx";
+}
+
+export function createMetrics(register: Registry): {
+  httpRequests: Counter<"route" | "status">;
+  httpDuration: Histogram<"route">;
+  digestsAccepted: Counter;
+  digestsRejected: Counter<"reason">;
+  queueDepth: Gauge;
+  roundDigests: Histogram;
+  roundSeconds: Histogram;
+  fsyncSeconds: Histogram;
+  journalBytes: Gauge;
+  journalRecords: Gauge;
+  journalSegments: Gauge;
+  indexLookups: Counter<"result">;
+} {
+  const registers = [register];
+  collectDefaultMetrics({register, prefix: "calendar_process_"});
+  return {
+    httpRequests: new Counter({name: "calendar_http_requests_total", help: "HTTP requests by route and status class", labelNames: ["route", "status"] as const, registers}),
+    httpDuration: new Histogram({
+      name: "calendar_http_request_duration_seconds",
+      help: "HTTP request handling time by route",
+      labelNames: ["route"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    digestsAccepted: new Counter({name: "calendar_digests_accepted_total", help: "Digests acknowledged with a durable partial proof", registers}),
+    digestsRejected: new Counter({name: "calendar_digests_rejected_total", help: "Digests refused, by reason", labelNames: ["reason"] as const, registers}),
+    queueDepth: new Gauge({name: "calendar_aggregator_queue_depth", help: "Digests waiting for a round", registers}),
+    roundDigests: new Histogram({name: "calendar_round_digests", help: "Digests per aggregation round", buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000, 50000], registers}),
+    roundSeconds: new Histogram({
+      name: "calendar_round_duration_seconds",
+      help: "Time from closing a round to its record being durable",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    fsyncSeconds: new Histogram({name: "calendar_journal_fsync_duration_seconds", help: "Journal write+fdatasync time", buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers}),
+    journalBytes: new Gauge({name: "calendar_journal_bytes", help: "Bytes in all journal segments", registers}),
+    journalRecords: new Gauge({name: "calendar_journal_records", help: "Records in the journal (its length)", registers}),
+    journalSegments: new Gauge({name: "calendar_journal_segments", help: "Journal segment files", registers}),
+    indexLookups: new Counter({name: "calendar_index_lookups_total", help: "Commitment lookups by result", labelNames: ["result"] as const, registers}),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,185 @@
+/**
+ * The node's options: typed, layered and validated once at start
+ * (STYLE §11). Each module keeps its own options type and defaults; this file
+ * only aggregates them and maps the three outside sources onto them:
+ *
+ *   defaults  <  config file (--config FILE / OTSFED_CONFIG, JSON)  <  environment (OTSFED_*)  <  flags
+ *
+ * Every setting has one name per source (see OPTION_SPECS), one parser and
+ * one error message format naming where the bad value came from. Unknown
+ * config keys and unknown flags are refused; unknown OTSFED_* variables are
+ * left alone (other tools use the prefix).
+ */
+import {readFile} from "node:fs/promises";
+import {checkPendingUri} from "../protocol/ots/attestations.ts";
+import {CalendarError} from "../protocol/errors.ts";
+import {defaultAggregatorOptions} from "./calendar/aggregator.ts";
+import type {AggregatorOptions} from "./calendar/aggregator.ts";
+import {defaultJournalOptions} from "./calendar/journal-store.ts";
+import type {JournalOptions} from "./calendar/journal-store.ts";
+import {defaultHttpOptions, parseListen} from "./http/options.ts";
+import type {HttpOptions} from "./http/options.ts";
+import {isLogLevel, LOG_LEVELS} from "./logger.ts";
+import type {LogLevel} from "./logger.ts";
+
+export type NodeOptions = {
+  /** Directory holding identity.key, journal/ and index/. */
+  dataDir: string;
+  logLevel: LogLevel;
+  http: HttpOptions;
+  journal: JournalOptions;
+  aggregator: AggregatorOptions;
+};
+
+export function defaultNodeOptions(): NodeOptions {
+  return {dataDir: "", logLevel: "info", http: {...defaultHttpOptions}, journal: {...defaultJournalOptions}, aggregator: {...defaultAggregatorOptions}};
+}
+
+export const OptionsErrorCode = {INVALID: "OPTIONS_INVALID"} as const;
+export class OptionsError extends CalendarError<{code: typeof OptionsErrorCode.INVALID}> {
+  constructor(message: string) {
+    super({code: OptionsErrorCode.INVALID}, message);
+  }
+}
+
+/** One setting: its names in the config file, the environment and on the command line. */
+type OptionSpec = {
+  key: string;
+  env: string;
+  flag: string;
+  help: string;
+  /** Parse a value (a string from env/flags, any JSON value from the file); throw a message string-bearing Error. */
+  apply(opts: NodeOptions, value: unknown): void;
+};
+
+function str(v: unknown): string {
+  if (typeof v !== "string" || v.length === 0) throw new Error("must be a non-empty string");
+  return v;
+}
+
+function int(v: unknown, min: number, max: number): number {
+  const n = typeof v === "number" ? v : typeof v === "string" && /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** A duration in milliseconds: a number (ms) or a string "250", "250ms", "2s". */
+export function parseDurationMs(v: unknown): number {
+  if (typeof v === "number") return int(v, 0, 3_600_000);
+  if (typeof v === "string") {
+    const m = /^(\d+)(ms|s)?$/.exec(v);
+    if (m) return int(Number(m[1]) * (m[2] === "s" ? 1000 : 1), 0, 3_600_000);
+  }
+  throw new Error('must be a duration like 500, "500ms" or "2s" (at most 1 hour)');
+}
+
+/** A calendar URL fit for Pending attestations: http(s), a bare origin, allowed characters only. */
+export function checkCalendarUrl(v: string): string {
+  if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(v)) throw new Error("must be a bare origin like https://calendar.example.net (no path, no trailing slash)");
+  checkPendingUri(v);
+  return v;
+}
+
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  {key: "dataDir", env: "OTSFED_DATA_DIR", flag: "--data-dir", help: "directory for identity.key, journal/ and index/ (required)", apply: (o, v) => void (o.dataDir = str(v))},
+  {
+    key: "listen",
+    env: "OTSFED_LISTEN",
+    flag: "--listen",
+    help: `host:port of the HTTP API (default ${defaultHttpOptions.listen})`,
+    apply: (o, v) => {
+      if (!parseListen(str(v))) throw new Error("must be host:port, e.g. 127.0.0.1:14788");
+      o.http.listen = v as string;
+    },
+  },
+  {key: "url", env: "OTSFED_URL", flag: "--url", help: "public URL written into Pending attestations (default http://<listen>)", apply: (o, v) => void (o.http.url = checkCalendarUrl(str(v)))},
+  {key: "roundInterval", env: "OTSFED_ROUND_INTERVAL", flag: "--round-interval", help: "minimum time between rounds, e.g. 0, 500ms, 1s (default 0)", apply: (o, v) => void (o.aggregator.roundIntervalMs = parseDurationMs(v))},
+  {key: "maxQueue", env: "OTSFED_MAX_QUEUE", flag: "--max-queue", help: `digests waiting at most before 503 (default ${defaultAggregatorOptions.maxQueue})`, apply: (o, v) => void (o.aggregator.maxQueue = int(v, 1, 10_000_000))},
+  {key: "segmentBytes", env: "OTSFED_SEGMENT_BYTES", flag: "--segment-bytes", help: `journal segment size (default ${defaultJournalOptions.segmentBytes})`, apply: (o, v) => void (o.journal.segmentBytes = int(v, 4096, 1 << 30))},
+  {
+    key: "logLevel",
+    env: "OTSFED_LOG_LEVEL",
+    flag: "--log-level",
+    help: `${LOG_LEVELS.join("|")} (default info)`,
+    apply: (o, v) => {
+      if (typeof v !== "string" || !isLogLevel(v)) throw new Error(`must be one of ${LOG_LEVELS.join(", ")}`);
+      o.logLevel = v;
+    },
+  },
+];
+
+const CONFIG_FLAG = "--config";
+const CONFIG_ENV = "OTSFED_CONFIG";
+
+function applySpec(opts: NodeOptions, spec: OptionSpec, value: unknown, where: string): void {
+  try {
+    spec.apply(opts, value);
+  } catch (e) {
+    throw new OptionsError(`${where}: ${(e as Error).message}`);
+  }
+}
+
+/** Split `--flag value` / `--flag=value` pairs; refuse unknown flags and positional arguments. */
+export function parseFlags(args: readonly string[]): Map<string, string> {
+  const known = new Set([CONFIG_FLAG, ...OPTION_SPECS.map((s) => s.flag)]);
+  const out = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    const eq = a.indexOf("=");
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    if (!known.has(flag)) throw new OptionsError(`unknown ${a.startsWith("-") ? "flag" : "argument"} '${flag}' (known: ${[...known].join(", ")})`);
+    let value: string;
+    if (eq > 0) value = a.slice(eq + 1);
+    else {
+      const next = args[i + 1];
+      if (next === undefined) throw new OptionsError(`flag ${flag} needs a value`);
+      value = next;
+      i++;
+    }
+    out.set(flag, value);
+  }
+  return out;
+}
+
+/**
+ * Resolve the node's options from defaults, the config file, `env` and
+ * `args`, validating each value where it comes from. `readText` is
+ * injectable for tests.
+ */
+export async function resolveNodeOptions(args: readonly string[], env: NodeJS.ProcessEnv, readText: (path: string) => Promise<string> = (p) => readFile(p, "utf8")): Promise<NodeOptions> {
+  const flags = parseFlags(args);
+  const opts = defaultNodeOptions();
+
+  const configPath = flags.get(CONFIG_FLAG) ?? env[CONFIG_ENV];
+  if (configPath !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readText(configPath));
+    } catch (e) {
+      throw new OptionsError(`config file ${configPath}: ${(e as Error).message}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new OptionsError(`config file ${configPath}: must hold a JSON object`);
+    for (const [key, value] of Object.entries(parsed)) {
+      const spec = OPTION_SPECS.find((s) => s.key === key);
+      if (!spec) throw new OptionsError(`config file ${configPath}: unknown key '${key}' (known: ${OPTION_SPECS.map((s) => s.key).join(", ")})`);
+      applySpec(opts, spec, value, `config file ${configPath}: key '${key}'`);
+    }
+  }
+  for (const spec of OPTION_SPECS) {
+    const v = env[spec.env];
+    if (v !== undefined) applySpec(opts, spec, v, `environment ${spec.env}`);
+  }
+  for (const spec of OPTION_SPECS) {
+    const v = flags.get(spec.flag);
+    if (v !== undefined) applySpec(opts, spec, v, `flag ${spec.flag}`);
+  }
+
+  if (opts.dataDir === "") throw new OptionsError(`no data directory: give --data-dir, ${OPTION_SPECS[0]?.env} or "dataDir" in the config file`);
+  return opts;
+}
+
+/** One line per setting, for `otsfed node --help` and the README. */
+export function optionsHelp(): string {
+  const rows = [[CONFIG_FLAG, CONFIG_ENV, "-", "JSON config file"], ...OPTION_SPECS.map((s) => [s.flag, s.env, s.key, s.help])];
+  return rows.map(([f, e, k, h]) => `  ${(f as string).padEnd(17)} ${(e as string).padEnd(22)} ${(k as string).padEnd(13)} ${h}`).join("\n");
+}
