@@ -75,6 +75,9 @@ export type MempoolEntry = {
   depends: Uint8Array[];
 };
 
+/** An unspent output looked up by outpoint (`gettxout`). */
+export type TxOut = {valueSats: bigint; scriptPubKey: Uint8Array; confirmations: number; coinbase: boolean};
+
 /** `estimatesmartfee` result. */
 export type FeeEstimate = {feeRate: number; blocks: number};
 
@@ -119,6 +122,12 @@ export interface BitcoinBackend {
    * without -txindex finds confirmed transactions only that way); NOT_FOUND otherwise.
    */
   getRawTransaction(txid: Uint8Array, signal: AbortSignal, blockHash?: Uint8Array): Promise<RawTransaction>;
+  /**
+   * An unspent output by outpoint (`gettxout`), or null when spent or unknown;
+   * with `includeMempool` (default) mempool outputs count and mempool spends hide outputs.
+   * Donation checks use it to see what a donated transaction spends.
+   */
+  getTxOut(txid: Uint8Array, vout: number, signal: AbortSignal, includeMempool?: boolean): Promise<TxOut | null>;
   /**
    * Broadcasts a transaction; resolves to its txid. Re-sending a transaction
    * already in the mempool succeeds (as in Core); refusals are typed errors.

@@ -29,7 +29,7 @@ import {bitcoinMerkleRoot} from "../../../protocol/bitcoin/merkle.ts";
 import {nullLogger, type Clock, type Logger} from "../modules.ts";
 import {RpcCode} from "../rpc-errors.ts";
 import {REGTEST_BITS, regtestGenesis} from "./genesis.ts";
-import {formatFeeRate, formatMoney} from "./money.ts";
+import {formatFeeRate, formatMoney} from "../money.ts";
 import {checkStandardTx, classifyOutput, type PolicyOptions} from "./policy.ts";
 import {SimulatedRpcFailure, failureOf, rejection, scriptRejection, type Rejection} from "./rejection.ts";
 import {verifyInput, type Prevout} from "./script-verify.ts";
