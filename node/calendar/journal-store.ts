@@ -18,7 +18,7 @@ import type {FileHandle} from "node:fs/promises";
 import {join} from "node:path";
 import {bytesEqual, toHex} from "../../protocol/ots/bytes.ts";
 import {genesisChainHash, nextChainHash} from "../../protocol/journal/chain.ts";
-import {checkpointSigningBytes, encodeCheckpoint} from "../../protocol/journal/checkpoint.ts";
+import {checkpointSigningBytes, decodeCheckpoint, encodeCheckpoint} from "../../protocol/journal/checkpoint.ts";
 import type {Checkpoint} from "../../protocol/journal/checkpoint.ts";
 import {JournalError} from "../../protocol/journal/errors.ts";
 import {decodeFrame, frameSize, writeFrame} from "../../protocol/journal/record.ts";
@@ -97,6 +97,17 @@ export async function listSegments(dir: string): Promise<Array<{firstSeq: number
     if (m) out.push({firstSeq: Number(m[1]), file: name});
   }
   return out.sort((a, b) => a.firstSeq - b.firstSeq);
+}
+
+async function readLatestCheckpoint(dir: string): Promise<Checkpoint | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(join(dir, LATEST_CHECKPOINT)));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+  return decodeCheckpoint(bytes);
 }
 
 export class JournalStore {
@@ -196,6 +207,16 @@ export class JournalStore {
       chain = scan.chainHash;
     }
     const last = segments[segments.length - 1] as SegmentInfo;
+    // latest.ckpt is written only at a clean close, so it can never cover a
+    // torn write; if it claims more records than survive, acknowledged
+    // records were lost and starting would hide it.
+    const latest = await readLatestCheckpoint(dir);
+    if (latest && (latest.length > seq || (latest.length === seq && !bytesEqual(latest.chainHash, chain)))) {
+      throw new JournalCorruptionError(
+        {code: "JOURNAL_BROKEN_CHAIN", segment: last.file, offset: last.bytes},
+        `journal segment ${last.file} at offset ${last.bytes}: the journal ends at record ${seq} but ${LATEST_CHECKPOINT} (signed at the last clean stop) covers ${latest.length} records with another chain hash; refusing to start`,
+      );
+    }
     const active = await open(join(dir, last.file), "r+");
     const store = new JournalStore(dir, opts, modules, segments, active, seq, chain);
     return {store, report: {segments: segments.length, records: seq, torn, capturedChain: captured}};
