@@ -156,7 +156,10 @@ export class SimulatedBackend implements BitcoinBackend {
       const have = new Set(this.wallets.listDescriptors(this.wallet).map((d) => d.desc));
       const missing = descriptors.filter((d) => !have.has(d));
       const results = this.wallets.importDescriptors(this.wallet, missing.map((desc) => ({desc, timestamp: opts.rescanSince})));
-      for (const r of results) if (!r.success) throw new SimulatedRpcFailure(r.error.code, r.error.message);
+      results.forEach((r, i) => {
+        // Same error as CoreRpcBackend raises for a failed import.
+        if (!r.success) throw BitcoinError.of(BitcoinErrorCode.WALLET_ERROR, `importdescriptors failed for ${missing[i]}: ${r.error.message}`, {rpcCode: r.error.code});
+      });
     });
   }
 
