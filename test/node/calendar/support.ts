@@ -91,7 +91,7 @@ export function rawRequest(url: string, data: string | Uint8Array, idleMs = 1500
 }
 
 /** A node in a child process (`otsfed node`), with its JSON log lines collected. */
-export type ChildNode = {proc: ChildProcess; url: string; logs: string[]; exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>};
+export type ChildNode = {proc: ChildProcess; url: string; logs: string[]; stderr: string[]; exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>};
 
 export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}): {proc: ChildProcess; logs: string[]; stderr: string[]; exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>} {
   const proc = spawn(process.execPath, [join(ROOT, "node/cli/otsfed.ts"), "node", ...args], {cwd: ROOT, env: {...process.env, ...env}, stdio: ["ignore", "pipe", "pipe"]});
