@@ -1,22 +1,17 @@
 /**
  * The small injected dependencies of the Bitcoin modules (STYLE.md §10, §13).
  *
- * `node/logger.ts` did not exist when these modules were written, so the
- * logger interface is declared here with the project-wide shape; when a shared
- * one lands, this type is structurally identical and can re-export it.
+ * `Logger` is the subset of the node's logger (`node/logger.ts`) these
+ * modules call, so both the node's pino logger and plain test doubles fit;
+ * `Clock` is the node's clock type.
  */
+import type {Logger as NodeLogger} from "../logger.ts";
+
+export type {Clock} from "../clock.ts";
+export {systemClock} from "../clock.ts";
 
 /** Structured logger: context in an object, never interpolated into the message. */
-export type Logger = {
-  error(msg: string, context?: Record<string, unknown>, err?: Error): void;
-  warn(msg: string, context?: Record<string, unknown>, err?: Error): void;
-  info(msg: string, context?: Record<string, unknown>, err?: Error): void;
-  verbose(msg: string, context?: Record<string, unknown>, err?: Error): void;
-  debug(msg: string, context?: Record<string, unknown>, err?: Error): void;
-};
-
-/** Injected wall clock in milliseconds since the Unix epoch. */
-export type Clock = {now(): number};
+export type Logger = Pick<NodeLogger, "error" | "warn" | "info" | "verbose" | "debug">;
 
 /** A logger that drops everything (tests, library use). */
 export const nullLogger: Logger = {
@@ -26,6 +21,3 @@ export const nullLogger: Logger = {
   verbose: () => {},
   debug: () => {},
 };
-
-/** The process clock. */
-export const systemClock: Clock = {now: () => Date.now()};

@@ -27,6 +27,7 @@ import {displayHexToHash} from "../../../protocol/bitcoin/hash.ts";
 import type {SimulatedBlock, SimulatedChain} from "./chain.ts";
 import {sendRawTransaction, testMempoolAccept, DEFAULT_MAX_FEE_RATE_SAT_VB} from "./broadcast.ts";
 import {SimulatedRpcFailure} from "./rejection.ts";
+import {RpcCode} from "../rpc-errors.ts";
 import type {SimulatedWatchWallets} from "./watch-wallets.ts";
 
 /** Options of {@link SimulatedBackend}. */
@@ -63,7 +64,7 @@ export class SimulatedBackend implements BitcoinBackend {
 
   private blockOrThrow(hash: Uint8Array): SimulatedBlock {
     const b = this.chain.block(hashToDisplayHex(hash));
-    if (b === null) throw new SimulatedRpcFailure(-5, "Block not found");
+    if (b === null) throw new SimulatedRpcFailure(RpcCode.INVALID_ADDRESS_OR_KEY, "Block not found");
     return b;
   }
 
@@ -81,7 +82,7 @@ export class SimulatedBackend implements BitcoinBackend {
   getBlockHash(height: number, signal: AbortSignal): Promise<Uint8Array> {
     return this.run(signal, () => {
       const b = this.chain.blockAt(height);
-      if (b === null) throw new SimulatedRpcFailure(-8, "Block height out of range");
+      if (b === null) throw new SimulatedRpcFailure(RpcCode.INVALID_PARAMETER, "Block height out of range");
       return b.hash;
     });
   }
@@ -102,7 +103,7 @@ export class SimulatedBackend implements BitcoinBackend {
       const id = hashToDisplayHex(txid);
       if (blockHash !== undefined) this.blockOrThrow(blockHash);
       const found = this.chain.findTransaction(id, blockHash === undefined ? undefined : hashToDisplayHex(blockHash));
-      if (found === null) throw new SimulatedRpcFailure(-5, "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.");
+      if (found === null) throw new SimulatedRpcFailure(RpcCode.INVALID_ADDRESS_OR_KEY, "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.");
       const confirmations = found.block === null ? 0 : Math.max(0, this.chain.confirmations(found.block));
       return {txid: found.tx.getHash(), tx: found.tx.toBuffer(), blockHash: found.block?.hash ?? null, confirmations};
     });
@@ -137,7 +138,7 @@ export class SimulatedBackend implements BitcoinBackend {
 
   estimateFeeRate(confTarget: number, signal: AbortSignal): Promise<FeeEstimate | null> {
     return this.run(signal, () => {
-      if (!Number.isInteger(confTarget) || confTarget < 1 || confTarget > 1008) throw new SimulatedRpcFailure(-8, "Invalid conf_target, must be between 1 and 1008");
+      if (!Number.isInteger(confTarget) || confTarget < 1 || confTarget > 1008) throw new SimulatedRpcFailure(RpcCode.INVALID_PARAMETER, "Invalid conf_target, must be between 1 and 1008");
       const rate = this.chain.estimateFee();
       return rate === null ? null : {feeRate: rate, blocks: Math.max(2, confTarget)};
     });
@@ -149,7 +150,7 @@ export class SimulatedBackend implements BitcoinBackend {
         try {
           this.wallets.load(this.wallet);
         } catch (e) {
-          if (!(e instanceof SimulatedRpcFailure) || e.rpcCode !== -18) throw e;
+          if (!(e instanceof SimulatedRpcFailure) || e.rpcCode !== RpcCode.WALLET_NOT_FOUND) throw e;
           this.wallets.create(this.wallet);
         }
       }
