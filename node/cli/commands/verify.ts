@@ -9,6 +9,8 @@ import {CliError} from "../command.ts";
 import type {Command} from "../command.ts";
 import {readInputFile} from "./files.ts";
 import {parseArgs} from "./args.ts";
+import {verifyBitcoinAttestations} from "../../bitcoin/verify-attestations.ts";
+import {BitcoinError} from "../../bitcoin/errors.ts";
 
 const HASHERS = {sha256: nobleSha256, sha1, ripemd160, keccak256: keccak_256} as const;
 
@@ -23,18 +25,24 @@ async function hashFile(path: string, op: CryptOpKind): Promise<Uint8Array> {
   return h.digest();
 }
 
+/** `2015-05-28 UTC`: like `ots verify`, the day only, on purpose. */
+function day(unixSeconds: number): string {
+  return `${new Date(unixSeconds * 1000).toISOString().slice(0, 10)} UTC`;
+}
+
 /**
- * `otsfed verify FILE.ots [--target FILE | --digest HEX]`: check that the
- * proof is for the target, then list every attestation with the message it
- * attests. Without a Bitcoin node nothing is verified against the chain, and
- * the command says so and exits 1, as `ots verify` does without bitcoind.
+ * `otsfed verify FILE.ots [--target FILE | --digest HEX] [--bitcoin-rpc URL]`:
+ * check that the proof is for the target, list every attestation with the
+ * message it attests, and with a Bitcoin node check the Bitcoin attestations
+ * against its headers, lowest height first, as `ots verify` does. Without a
+ * node nothing is verified against the chain: it says so and exits 1.
  */
 export const verifyCommand: Command = {
   name: "verify",
-  usage: "verify FILE.ots [--target FILE | --digest HEX]",
+  usage: "verify FILE.ots [--target FILE | --digest HEX] [--bitcoin-rpc URL [--bitcoin-cookie FILE]]",
   summary: "check a proof against its file and list what it attests",
   async run(argv, io) {
-    const {positional, flags} = parseArgs(argv, {target: "string", digest: "string"});
+    const {positional, flags} = parseArgs(argv, {target: "string", digest: "string", "bitcoin-rpc": "string", "bitcoin-cookie": "string"});
     if (positional.length !== 1) throw new CliError("expected exactly one FILE.ots");
     const proofPath = positional[0] as string;
     if (flags.target !== undefined && flags.digest !== undefined) throw new CliError("give --target or --digest, not both");
@@ -62,7 +70,30 @@ export const verifyCommand: Command = {
       io.stdout(`  ${attestationToString(attestation)} attests ${what}`);
     }
     if (attested.length === 0) io.stdout("  (no attestations)");
-    io.stderr("No Bitcoin node was consulted, so no attestation was verified; nothing is proven yet.");
+    const rpcUrl = flags["bitcoin-rpc"];
+    if (rpcUrl === undefined) {
+      io.stderr("No Bitcoin node was consulted, so no attestation was verified; nothing is proven yet (give --bitcoin-rpc URL).");
+      return 1;
+    }
+    const toCheck = attested.flatMap(({msg, attestation: a}) => (a.kind === "bitcoin" ? [{msg, height: a.height}] : []));
+    if (toCheck.length === 0) {
+      io.stderr("Failed! The proof has no Bitcoin attestation yet; upgrade it once the calendar has stamped it.");
+      return 1;
+    }
+    let verdicts;
+    try {
+      verdicts = await verifyBitcoinAttestations(toCheck, {rpcUrl, cookieFile: flags["bitcoin-cookie"] ?? null}, {signal: AbortSignal.timeout(60_000)});
+    } catch (e) {
+      if (e instanceof BitcoinError) throw new CliError(`Bitcoin node: ${e.message}`, 1);
+      throw e;
+    }
+    for (const v of verdicts) {
+      if (v.ok) {
+        io.stdout(`Success! Bitcoin block ${v.height} attests existence as of ${day(v.time)}`);
+        return 0;
+      }
+      io.stderr(`Bitcoin verification failed: ${v.reason}`);
+    }
     return 1;
   },
 };
