@@ -10,17 +10,7 @@ import {append, MAX_MSG_LENGTH, prepend, SHA256} from "./ops.ts";
 import type {Op} from "./ops.ts";
 import {timestampFromPath} from "./timestamp.ts";
 import type {Timestamp} from "./timestamp.ts";
-
-export const BLOCK_HEADER_SIZE = 80;
-
-/** Fields of an 80-byte header that proofs need; hashes in internal byte order. */
-export type BlockHeaderInfo = {merkleRoot: Uint8Array; time: number; hash: Uint8Array};
-
-export function decodeBlockHeader(header: Uint8Array): BlockHeaderInfo {
-  if (header.length !== BLOCK_HEADER_SIZE) throw otsError(OtsErrorCode.BAD_BLOCK_HEADER, `a block header is 80 bytes, got ${header.length}`);
-  const time = (header[68] as number) | ((header[69] as number) << 8) | ((header[70] as number) << 16) | (((header[71] as number) << 24) >>> 0);
-  return {merkleRoot: header.slice(36, 68), time: time >>> 0, hash: sha256d(header)};
-}
+import {BLOCK_HEADER_LENGTH, decodeBlockHeader} from "../bitcoin/header.ts";
 
 /**
  * Bitcoin's block merkle tree over txids (internal byte order): an odd level
@@ -104,6 +94,7 @@ export type BitcoinAttestationCheck = {ok: true; time: number} | {ok: false; rea
 
 /** The attested message must be the header's merkle root, in internal byte order. */
 export function checkBitcoinAttestation(msg: Uint8Array, header: Uint8Array): BitcoinAttestationCheck {
+  if (header.length !== BLOCK_HEADER_LENGTH) throw otsError(OtsErrorCode.BAD_BLOCK_HEADER, `a block header is 80 bytes, got ${header.length}`);
   const h = decodeBlockHeader(header);
   if (msg.length !== 32) return {ok: false, reason: `attested message is ${msg.length} bytes, a merkle root is 32`};
   if (!bytesEqual(msg, h.merkleRoot)) return {ok: false, reason: "Digest does not match merkleroot"};

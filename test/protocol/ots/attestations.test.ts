@@ -1,9 +1,10 @@
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {
-  ByteReader, ByteWriter, compareAttestations, decodeAttestation, encodeAttestation, fromHex, OtsError, OtsErrorCode, pending, toHex,
+  ByteReader, ByteWriter, compareAttestations, decodeAttestation, encodeAttestation, fromHex, OtsErrorCode, pending, toHex,
 } from "../../../protocol/ots/index.ts";
 import type {Attestation} from "../../../protocol/ots/index.ts";
+import {otsErrorCode} from "../../support/errors.ts";
 
 const hex = (s: string): Uint8Array => fromHex(s) as Uint8Array;
 const enc = (a: Attestation): string => {
@@ -17,16 +18,7 @@ const dec = (s: string): Attestation => {
   r.assertEof();
   return a;
 };
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, OtsError);
-    return (e as OtsError).code;
-  }
-  assert.unreachable("did not throw");
-  return "";
-};
+const code = otsErrorCode;
 const pendingHex = (uri: Uint8Array): string => {
   const w = new ByteWriter();
   w.writeVarbytes(uri);

@@ -2,22 +2,15 @@ import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {readFileSync} from "node:fs";
 import {
-  applyOps, bitcoinMerklePath, checkBitcoinAttestation, decodeBlockHeader, decodeTimestamp, encodeTimestamp, fromHex,
-  listAttestations, makeBitcoinProof, OtsError, OtsErrorCode, parseBlock, serializeWithoutWitness, sha256d, toDisplayHex, toHex,
+  applyOps, bitcoinMerklePath, checkBitcoinAttestation, decodeTimestamp, encodeTimestamp, fromHex,
+  listAttestations, makeBitcoinProof, OtsErrorCode, parseBlock, serializeWithoutWitness, sha256d, toDisplayHex, toHex,
 } from "../../../protocol/ots/index.ts";
 import {vectorPath} from "../../support/vectors.ts";
+import {decodeBlockHeader} from "../../../protocol/bitcoin/header.ts";
+import {otsErrorCode} from "../../support/errors.ts";
 
 const block = (name: string): Uint8Array => fromHex(readFileSync(vectorPath(`python-opentimestamps/blocks/${name}`), "utf8").trim()) as Uint8Array;
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, OtsError);
-    return (e as OtsError).code;
-  }
-  assert.unreachable("did not throw");
-  return "";
-};
+const code = otsErrorCode;
 
 function proveFromBlock(raw: Uint8Array, msg: Uint8Array, height: number): {ops: ReturnType<typeof makeBitcoinProof>; header: Uint8Array; txNoWitness: Uint8Array} {
   const b = parseBlock(raw);

@@ -1,21 +1,13 @@
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {
-  applyOp, ByteReader, ByteWriter, compareOps, decodeOpFromTag, encodeOp, fromHex, OtsError, OtsErrorCode, toHex,
+  applyOp, ByteReader, ByteWriter, compareOps, decodeOpFromTag, encodeOp, fromHex, OtsErrorCode, toHex,
 } from "../../../protocol/ots/index.ts";
 import type {Op} from "../../../protocol/ots/index.ts";
+import {otsErrorCode} from "../../support/errors.ts";
 
 const hex = (s: string): Uint8Array => fromHex(s) as Uint8Array;
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, OtsError);
-    return (e as OtsError).code;
-  }
-  assert.unreachable("did not throw");
-  return "";
-};
+const code = otsErrorCode;
 
 // ---
 

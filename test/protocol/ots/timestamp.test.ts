@@ -2,9 +2,10 @@ import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {
   ByteWriter, decodeDetached, decodeTimestamp, detachedFile, encodeAttestation, encodeDetached, encodeTimestamp, fromHex,
-  OtsError, OtsErrorCode, sha256, Timestamp, timestampFromPath, toHex,
+  OtsErrorCode, sha256, Timestamp, timestampFromPath, toHex,
 } from "../../../protocol/ots/index.ts";
 import type {Attestation} from "../../../protocol/ots/index.ts";
+import {otsErrorCode} from "../../support/errors.ts";
 
 const hex = (s: string): Uint8Array => fromHex(s) as Uint8Array;
 const att = (a: Attestation): string => {
@@ -12,16 +13,7 @@ const att = (a: Attestation): string => {
   encodeAttestation(a, w);
   return toHex(w.finish());
 };
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, OtsError);
-    return (e as OtsError).code;
-  }
-  assert.unreachable("did not throw");
-  return "";
-};
+const code = otsErrorCode;
 const MAGIC = "004f70656e54696d657374616d7073000050726f6f6600bf89e2e884e89294";
 
 // ---
