@@ -33,15 +33,20 @@ export type IndexMeta = {schema: number; calendarId: Uint8Array | null; length: 
 
 export type IndexPut = {commitment: Uint8Array; pos: JournalPosition};
 
-function commitmentKey(c: Uint8Array): Uint8Array {
-  const k = new Uint8Array(1 + c.length);
+/** A Buffer view of bytes (no copy): LevelDB's buffer encoding is the fast path. */
+function buf(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function commitmentKey(c: Uint8Array): Buffer {
+  const k = Buffer.allocUnsafe(1 + c.length);
   k[0] = COMMITMENT;
   k.set(c, 1);
   return k;
 }
 
-function encodePosition(pos: JournalPosition): Uint8Array {
-  const v = new Uint8Array(20);
+function encodePosition(pos: JournalPosition): Buffer {
+  const v = Buffer.allocUnsafe(20);
   writeU64(v, 0, pos.seq);
   writeU64(v, 8, pos.segment);
   writeU32(v, 16, pos.offset);
@@ -52,7 +57,7 @@ function decodePosition(v: Uint8Array): JournalPosition {
   return {seq: readU64(v, 0), segment: readU64(v, 8), offset: readU32(v, 16)};
 }
 
-type Db = Level<Uint8Array, Uint8Array>;
+type Db = Level<Buffer, Buffer>;
 
 export class CommitmentIndex {
   private readonly db: Db;
@@ -64,7 +69,7 @@ export class CommitmentIndex {
 
   /** Open (creating if missing) the LevelDB under `dataDir/index`; a second opener gets STORE_IN_USE. */
   static async open(path: string): Promise<CommitmentIndex> {
-    const db: Db = new Level<Uint8Array, Uint8Array>(path, {keyEncoding: "view", valueEncoding: "view"});
+    const db: Db = new Level<Buffer, Buffer>(path, {keyEncoding: "buffer", valueEncoding: "buffer"});
     try {
       await db.open();
     } catch (e) {
@@ -77,10 +82,10 @@ export class CommitmentIndex {
 
   /** The stored meta data; schema 0 means an empty (new or wiped) index. */
   async meta(): Promise<IndexMeta> {
-    const [schema, calendar, indexed] = await this.db.getMany([KEY_SCHEMA, KEY_CALENDAR, KEY_INDEXED]);
+    const [schema, calendar, indexed] = await this.db.getMany([buf(KEY_SCHEMA), buf(KEY_CALENDAR), buf(KEY_INDEXED)]);
     return {
       schema: schema ? readU32(schema, 0) : 0,
-      calendarId: calendar ?? null,
+      calendarId: calendar ? new Uint8Array(calendar) : null,
       length: indexed ? readU64(indexed, 0) : 0,
       chainHash: indexed ? indexed.slice(8, 40) : null,
     };
@@ -103,9 +108,9 @@ export class CommitmentIndex {
     const schema = new Uint8Array(4);
     writeU32(schema, 0, INDEX_SCHEMA_VERSION);
     await this.db.batch([
-      {type: "put", key: KEY_SCHEMA, value: schema},
-      {type: "put", key: KEY_CALENDAR, value: calendarId},
-      {type: "put", key: KEY_INDEXED, value: indexed},
+      {type: "put", key: buf(KEY_SCHEMA), value: buf(schema)},
+      {type: "put", key: buf(KEY_CALENDAR), value: buf(calendarId)},
+      {type: "put", key: buf(KEY_INDEXED), value: buf(indexed)},
     ]);
   }
 
@@ -120,13 +125,11 @@ export class CommitmentIndex {
     const indexed = new Uint8Array(40);
     writeU64(indexed, 0, length);
     indexed.set(chainHash, 8);
-    const ops: Array<{type: "put"; key: Uint8Array; value: Uint8Array}> = new Array(entries.length + 1);
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as IndexPut;
-      ops[i] = {type: "put", key: commitmentKey(e.commitment), value: encodePosition(e.pos)};
-    }
-    ops[entries.length] = {type: "put", key: KEY_INDEXED, value: indexed};
-    await this.db.batch(ops);
+    // A chained batch is about twice as fast as the array form for large rebuilds.
+    const batch = this.db.batch();
+    for (const e of entries) batch.put(commitmentKey(e.commitment), encodePosition(e.pos));
+    batch.put(buf(KEY_INDEXED), buf(indexed));
+    await batch.write();
   }
 
   /** The journal position of a commitment, or null. */
@@ -137,8 +140,8 @@ export class CommitmentIndex {
 
   /** Every (commitment, position) in key order: for equivalence checks. */
   async *entries(): AsyncGenerator<IndexPut> {
-    for await (const [k, v] of this.db.iterator({gt: Uint8Array.of(COMMITMENT), lt: Uint8Array.of(COMMITMENT + 1)})) {
-      yield {commitment: k.slice(1), pos: decodePosition(v)};
+    for await (const [k, v] of this.db.iterator({gt: Buffer.of(COMMITMENT), lt: Buffer.of(COMMITMENT + 1)})) {
+      yield {commitment: new Uint8Array(k.subarray(1)), pos: decodePosition(v)};
     }
   }
 
