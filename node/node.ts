@@ -20,6 +20,8 @@ import type {Logger} from "./logger.ts";
 import {createMetrics} from "./metrics.ts";
 import type {Metrics} from "./metrics.ts";
 import type {NodeOptions} from "./options.ts";
+import {CoreRpcBackend} from "./bitcoin/core-rpc.ts";
+import {defaultFundingWatchOptions, FundingWatch} from "./bitcoin/funding-watch.ts";
 
 export type NodeModules = {logger: Logger; clock: Clock};
 
@@ -39,6 +41,8 @@ export class CalendarNode {
   readonly api: ApiServer;
   readonly metrics: Metrics;
   readonly register: Registry;
+  /** The Bitcoin node and stamping funds, when a Bitcoin backend is configured. */
+  readonly bitcoin: {backend: CoreRpcBackend; funding: FundingWatch} | null;
   private readonly logger: Logger;
   private url: string;
   private address: {host: string; port: number} | null = null;
@@ -53,6 +57,13 @@ export class CalendarNode {
     this.register = register;
     this.metrics = metrics;
     this.url = opts.http.url;
+    this.bitcoin = null;
+    if (opts.bitcoin.rpcUrl !== null) {
+      const blog = logger.child({module: "bitcoin"});
+      const backend = new CoreRpcBackend({url: opts.bitcoin.rpcUrl, cookieFile: opts.bitcoin.cookieFile, wallet: opts.bitcoin.wallet}, {logger: blog});
+      this.bitcoin = {backend, funding: new FundingWatch({...defaultFundingWatchOptions, dataDir: opts.dataDir}, {backend, logger: blog})};
+    }
+    const bitcoin = this.bitcoin;
     this.aggregator = new Aggregator(opts.aggregator, {calendar, logger: logger.child({module: "aggregator"}), metrics, clock}, () => this.url);
     const started = clock.now();
     const status = (): StatusInfo => ({
@@ -67,6 +78,7 @@ export class CalendarNode {
       queueDepth: this.aggregator.queueDepth,
       roundIntervalMs: opts.aggregator.roundIntervalMs,
       uptimeSeconds: Math.floor((clock.now() - started) / 1000),
+      bitcoin: bitcoin ? bitcoin.funding.status : null,
     });
     const health = (): string | null => (calendar.store.failure ? "journal write failed" : null);
     this.api = new ApiServer(opts.http, {aggregator: this.aggregator, calendar, logger: logger.child({module: "http"}), metrics, register, status, health});
@@ -92,6 +104,7 @@ export class CalendarNode {
     // A node listening on port 0 learns its URL only now (tests, devnets).
     if (this.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
     this.address = addr;
+    this.bitcoin?.funding.start();
     this.status = "started";
     this.logger.info("calendar node started", {url: this.url, peerId: this.identity.peerId, journalRecords: this.calendar.store.length});
     return {...addr, url: this.url};
@@ -110,6 +123,10 @@ export class CalendarNode {
       await this.aggregator.stop();
       await this.api.finish();
       await closed;
+      if (this.bitcoin) {
+        await this.bitcoin.funding.stop();
+        this.bitcoin.backend.close();
+      }
       await this.calendar.close();
       this.status = "stopped";
       this.logger.info("calendar node stopped", {journalRecords: this.calendar.store.length, chainHash: toHex(this.calendar.store.chainHash), address: this.address});

@@ -20,7 +20,15 @@ import type {JournalOptions} from "./calendar/journal-store.ts";
 import {defaultHttpOptions, parseListen} from "./http/options.ts";
 import type {HttpOptions} from "./http/options.ts";
 import {isLogLevel, LOG_LEVELS} from "./logger.ts";
+import {defaultCoreRpcBackendOptions} from "./bitcoin/core-rpc.ts";
 import type {LogLevel} from "./logger.ts";
+
+/** Which Bitcoin node to use: Bitcoin Core's JSON-RPC when `rpcUrl` is set, none otherwise. */
+export type BitcoinOptions = {
+  rpcUrl: string | null;
+  cookieFile: string | null;
+  wallet: string;
+};
 
 export type NodeOptions = {
   /** Directory holding identity.key, journal/ and index/. */
@@ -29,10 +37,32 @@ export type NodeOptions = {
   http: HttpOptions;
   journal: JournalOptions;
   aggregator: AggregatorOptions;
+  bitcoin: BitcoinOptions;
 };
 
 export function defaultNodeOptions(): NodeOptions {
-  return {dataDir: "", logLevel: "info", http: {...defaultHttpOptions}, journal: {...defaultJournalOptions}, aggregator: {...defaultAggregatorOptions}};
+  return {
+    dataDir: "",
+    logLevel: "info",
+    http: {...defaultHttpOptions},
+    journal: {...defaultJournalOptions},
+    aggregator: {...defaultAggregatorOptions},
+    bitcoin: {rpcUrl: null, cookieFile: null, wallet: defaultCoreRpcBackendOptions.wallet},
+  };
+}
+
+/** bitcoind's RPC URL: http(s) with a host, optionally user:password; no path beyond `/`. */
+export function checkBitcoinRpcUrl(v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new Error("must be a URL like http://user:password@127.0.0.1:8332");
+  }
+  if ((u.protocol !== "http:" && u.protocol !== "https:") || u.hostname === "" || (u.pathname !== "/" && u.pathname !== "")) {
+    throw new Error("must be a URL like http://user:password@127.0.0.1:8332 (http or https, no path)");
+  }
+  return v;
 }
 
 export const OptionsErrorCode = {INVALID: "OPTIONS_INVALID"} as const;
@@ -96,6 +126,18 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   {key: "roundInterval", env: "OTSFED_ROUND_INTERVAL", flag: "--round-interval", help: "minimum time between rounds, e.g. 0, 500ms, 1s (default 0)", apply: (o, v) => void (o.aggregator.roundIntervalMs = parseDurationMs(v))},
   {key: "maxQueue", env: "OTSFED_MAX_QUEUE", flag: "--max-queue", help: `digests waiting at most before 503 (default ${defaultAggregatorOptions.maxQueue})`, apply: (o, v) => void (o.aggregator.maxQueue = int(v, 1, 10_000_000))},
   {key: "segmentBytes", env: "OTSFED_SEGMENT_BYTES", flag: "--segment-bytes", help: `journal segment size (default ${defaultJournalOptions.segmentBytes})`, apply: (o, v) => void (o.journal.segmentBytes = int(v, 4096, 1 << 30))},
+  {key: "bitcoinRpc", env: "OTSFED_BITCOIN_RPC", flag: "--bitcoin-rpc", help: "Bitcoin Core JSON-RPC URL, http://USER:PASS@HOST:PORT (default: no Bitcoin node)", apply: (o, v) => void (o.bitcoin.rpcUrl = checkBitcoinRpcUrl(str(v)))},
+  {key: "bitcoinCookie", env: "OTSFED_BITCOIN_COOKIE", flag: "--bitcoin-cookie", help: "bitcoind's .cookie file, instead of a password in the URL", apply: (o, v) => void (o.bitcoin.cookieFile = str(v))},
+  {
+    key: "bitcoinWallet",
+    env: "OTSFED_BITCOIN_WALLET",
+    flag: "--bitcoin-wallet",
+    help: `watch-only Core wallet for the stamping descriptor (default ${defaultCoreRpcBackendOptions.wallet})`,
+    apply: (o, v) => {
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(str(v))) throw new Error("must be 1-64 characters from A-Z a-z 0-9 . _ -");
+      o.bitcoin.wallet = v as string;
+    },
+  },
   {
     key: "logLevel",
     env: "OTSFED_LOG_LEVEL",
@@ -174,6 +216,7 @@ export async function resolveNodeOptions(args: readonly string[], env: NodeJS.Pr
     if (v !== undefined) applySpec(opts, spec, v, `flag ${spec.flag}`);
   }
 
+  if (opts.bitcoin.cookieFile !== null && opts.bitcoin.rpcUrl === null) throw new OptionsError("--bitcoin-cookie needs --bitcoin-rpc (the URL of the node the cookie is for)");
   if (opts.dataDir === "") throw new OptionsError(`no data directory: give --data-dir, ${OPTION_SPECS[0]?.env} or "dataDir" in the config file`);
   return opts;
 }
