@@ -4,6 +4,7 @@ import {verifyCommand} from "./verify.ts";
 import {nodeCommand} from "./node.ts";
 import {journalVerifyCommand} from "./journal-verify.ts";
 import {reindexCommand} from "./reindex.ts";
+import {devnetCommand} from "./devnet.ts";
 
 /** Every `otsfed` subcommand, in the order `otsfed --help` lists them. */
-export const COMMANDS: readonly Command[] = [infoCommand, verifyCommand, nodeCommand, journalVerifyCommand, reindexCommand];
+export const COMMANDS: readonly Command[] = [devnetCommand, nodeCommand, infoCommand, verifyCommand, journalVerifyCommand, reindexCommand];

@@ -1,0 +1,94 @@
+/**
+ * The local devnet (`otsfed devnet`, `npm start`): the SIMULATED regtest
+ * chain with its bitcoind-dialect JSON-RPC endpoint, mining on an interval,
+ * and a calendar node on 127.0.0.1 that talks to that endpoint through the
+ * same Bitcoin Core backend operators use, its stamping address funded by
+ * the simulated devnet wallet. Everything stops on `stop()`.
+ *
+ * Stamping (anchoring the calendar's commitments in the simulated chain) is
+ * the stamper's job, which is not built yet; until then proofs stay pending.
+ */
+import {mkdtemp, rm} from "node:fs/promises";
+import {tmpdir} from "node:os";
+import {join} from "node:path";
+import {decodeSegwitAddress} from "../protocol/bitcoin/segwit-address.ts";
+import {SimulatedChain} from "./bitcoin/sim/chain.ts";
+import {SimulatedWallet} from "./bitcoin/sim/devnet-wallet.ts";
+import {SimulatedRpcServer} from "./bitcoin/sim/rpc-server.ts";
+import {SimulatedWatchWallets} from "./bitcoin/sim/watch-wallets.ts";
+import {keyPairFromSeed, p2wpkhScript} from "./bitcoin/signing.ts";
+import type {Clock} from "./clock.ts";
+import type {Logger} from "./logger.ts";
+import {CalendarNode} from "./node.ts";
+import {defaultNodeOptions} from "./options.ts";
+
+export type DevnetOptions = {
+  /** Where calendars keep their data; null: a fresh temporary directory, removed at stop. */
+  dataDir: string | null;
+  /** Simulated block interval, ms. */
+  blockIntervalMs: number;
+  /** Host the services listen on. */
+  host: string;
+  /** First calendar port; 0 picks free ports. */
+  calendarPort: number;
+};
+
+export const defaultDevnetOptions: DevnetOptions = {dataDir: null, blockIntervalMs: 5_000, host: "127.0.0.1", calendarPort: 0};
+
+export type DevnetModules = {logger: Logger; clock: Clock};
+
+export type DevnetInfo = {calendars: string[]; bitcoinRpc: string; dataDir: string};
+
+/** Coins the devnet wallet sends each calendar's stamping address at start. */
+const CALENDAR_FUNDING_SATS = 10_000_000n;
+
+export class Devnet {
+  private readonly opts: DevnetOptions;
+  private readonly modules: DevnetModules;
+  private chain: SimulatedChain | null = null;
+  private rpc: SimulatedRpcServer | null = null;
+  private node: CalendarNode | null = null;
+  private ownedDir: string | null = null;
+
+  constructor(opts: DevnetOptions, modules: DevnetModules) {
+    this.opts = opts;
+    this.modules = modules;
+  }
+
+  async start(): Promise<DevnetInfo> {
+    const {logger, clock} = this.modules;
+    const dataDir = this.opts.dataDir ?? (this.ownedDir = await mkdtemp(join(tmpdir(), "otsfed-devnet-")));
+    const chain = (this.chain = new SimulatedChain({miningIntervalMs: this.opts.blockIntervalMs}, {clock, logger: logger.child({module: "simulated-chain"})}));
+    const minerScript = p2wpkhScript(keyPairFromSeed("devnet miner").publicKey);
+    // Coinbase outputs mature after 100 blocks; the devnet wallet needs spendable coins.
+    chain.mine(110, minerScript);
+    const wallets = new SimulatedWatchWallets(chain, () => clock.now() / 1000);
+    const rpc = (this.rpc = new SimulatedRpcServer({}, {chain, wallets, clock, logger: logger.child({module: "simulated-rpc"})}));
+    await rpc.start();
+
+    const opts = defaultNodeOptions();
+    opts.dataDir = join(dataDir, "calendar-1");
+    opts.http.listen = `${this.opts.host}:${this.opts.calendarPort}`;
+    opts.bitcoin.rpcUrl = rpc.url;
+    const node = (this.node = await CalendarNode.init(opts, {logger: logger.child({calendar: 1}), clock}));
+    const {url} = await node.start();
+    await node.bitcoin?.funding.refresh();
+    const address = node.bitcoin?.funding.status.address;
+    if (address) {
+      const program = decodeSegwitAddress("bcrt", address).program;
+      new SimulatedWallet(chain).fund(Uint8Array.of(0x00, program.length, ...program), [CALENDAR_FUNDING_SATS]);
+      await node.bitcoin?.funding.refresh();
+    }
+    chain.start(minerScript);
+    return {calendars: [url], bitcoinRpc: rpc.url, dataDir};
+  }
+
+  /** Stops the calendar (durably), the chain and its endpoint; removes a temporary data dir. */
+  async stop(): Promise<void> {
+    await this.node?.stop();
+    this.chain?.stop();
+    await this.rpc?.stop();
+    if (this.ownedDir) await rm(this.ownedDir, {recursive: true, force: true});
+    this.ownedDir = null;
+  }
+}
