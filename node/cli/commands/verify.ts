@@ -10,6 +10,7 @@ import type {Command} from "../command.ts";
 import {readInputFile} from "./files.ts";
 import {parseArgs} from "./args.ts";
 import {verifyBitcoinAttestations} from "../../bitcoin/verify-attestations.ts";
+import type {AttestationVerdict} from "../../bitcoin/verify-attestations.ts";
 import {BitcoinError} from "../../bitcoin/errors.ts";
 
 const HASHERS = {sha256: nobleSha256, sha1, ripemd160, keccak256: keccak_256} as const;
@@ -80,7 +81,7 @@ export const verifyCommand: Command = {
       io.stderr("Failed! The proof has no Bitcoin attestation yet; upgrade it once the calendar has stamped it.");
       return 1;
     }
-    let verdicts;
+    let verdicts: AttestationVerdict[];
     try {
       verdicts = await verifyBitcoinAttestations(toCheck, {rpcUrl, cookieFile: flags["bitcoin-cookie"] ?? null}, {signal: AbortSignal.timeout(60_000)});
     } catch (e) {
