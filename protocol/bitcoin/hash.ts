@@ -1,11 +1,9 @@
-import {sha256} from "@noble/hashes/sha2.js";
 import {bytesToHex, hexToBytes} from "@noble/hashes/utils.js";
 import {BitcoinCodecError, BitcoinCodecErrorCode} from "./errors.ts";
 
-/** Bitcoin's double SHA-256 (block hashes, txids, merkle nodes). */
-export function sha256d(data: Uint8Array): Uint8Array {
-  return sha256(sha256(data));
-}
+/** Bitcoin's double SHA-256 and byte equality: one implementation, shared with the proof library. */
+export {sha256d} from "../ots/hashes.ts";
+export {bytesEqual} from "../ots/bytes.ts";
 
 /** A reversed copy: Bitcoin shows hashes in the reverse of their internal byte order. */
 export function reverseBytes(bytes: Uint8Array): Uint8Array {
@@ -22,11 +20,4 @@ export function hashToDisplayHex(hash: Uint8Array): string {
 export function displayHexToHash(hex: string): Uint8Array {
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new BitcoinCodecError({code: BitcoinCodecErrorCode.BAD_HEX}, "expected 64 hex characters");
   return reverseBytes(hexToBytes(hex));
-}
-
-/** Byte equality (constant time is not needed: nothing here is secret). */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
