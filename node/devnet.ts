@@ -5,8 +5,9 @@
  * same Bitcoin Core backend operators use, its stamping address funded by
  * the simulated devnet wallet. Everything stops on `stop()`.
  *
- * Stamping (anchoring the calendar's commitments in the simulated chain) is
- * the stamper's job, which is not built yet; until then proofs stay pending.
+ * The calendar stamps with the devnet's stamper settings (a stamp every few
+ * seconds, proofs complete after 2 confirmations), so with a block every 5 s
+ * a proof can be upgraded about 10-15 s after it was stamped.
  */
 import {mkdtemp, rm} from "node:fs/promises";
 import {tmpdir} from "node:os";
@@ -21,6 +22,7 @@ import type {Clock} from "./clock.ts";
 import type {Logger} from "./logger.ts";
 import {CalendarNode} from "./node.ts";
 import {defaultNodeOptions} from "./options.ts";
+import {devnetStamperOptions} from "./stamper/options.ts";
 
 export type DevnetOptions = {
   /** Where calendars keep their data; null: a fresh temporary directory, removed at stop. */
@@ -60,8 +62,10 @@ export class Devnet {
     const dataDir = this.opts.dataDir ?? (this.ownedDir = await mkdtemp(join(tmpdir(), "otsfed-devnet-")));
     const chain = (this.chain = new SimulatedChain({miningIntervalMs: this.opts.blockIntervalMs}, {clock, logger: logger.child({module: "simulated-chain"})}));
     const minerScript = p2wpkhScript(keyPairFromSeed("devnet miner").publicKey);
-    // Coinbase outputs mature after 100 blocks; the devnet wallet needs spendable coins.
-    chain.mine(110, minerScript);
+    // Coinbase outputs mature after 100 blocks: mine the devnet wallet's own
+    // coinbases first so that it has coins to hand out.
+    const wallet = new SimulatedWallet(chain);
+    wallet.ensureMatureCoins();
     const wallets = new SimulatedWatchWallets(chain, () => clock.now() / 1000);
     const rpc = (this.rpc = new SimulatedRpcServer({}, {chain, wallets, clock, logger: logger.child({module: "simulated-rpc"})}));
     await rpc.start();
@@ -70,13 +74,16 @@ export class Devnet {
     opts.dataDir = join(dataDir, "calendar-1");
     opts.http.listen = `${this.opts.host}:${this.opts.calendarPort}`;
     opts.bitcoin.rpcUrl = rpc.url;
+    opts.stamper = {...devnetStamperOptions, fee: {...devnetStamperOptions.fee}};
     const node = (this.node = await CalendarNode.init(opts, {logger: logger.child({calendar: 1}), clock}));
     const {url} = await node.start();
     await node.bitcoin?.funding.refresh();
     const address = node.bitcoin?.funding.status.address;
     if (address) {
       const program = decodeSegwitAddress("bcrt", address).program;
-      new SimulatedWallet(chain).fund(Uint8Array.of(0x00, program.length, ...program), [CALENDAR_FUNDING_SATS]);
+      wallet.fund(Uint8Array.of(0x00, program.length, ...program), [CALENDAR_FUNDING_SATS], {confirm: false});
+      // Confirm the funding before reporting ready: the stamper spends only confirmed coins.
+      chain.mine(1, minerScript);
       await node.bitcoin?.funding.refresh();
     }
     chain.start(minerScript);

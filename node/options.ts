@@ -22,6 +22,8 @@ import type {HttpOptions} from "./http/options.ts";
 import {isLogLevel, LOG_LEVELS} from "./logger.ts";
 import {defaultCoreRpcBackendOptions} from "./bitcoin/core-rpc.ts";
 import type {LogLevel} from "./logger.ts";
+import {defaultStamperOptions} from "./stamper/options.ts";
+import type {StamperOptions} from "./stamper/options.ts";
 
 /** Which Bitcoin node to use: Bitcoin Core's JSON-RPC when `rpcUrl` is set, none otherwise. */
 export type BitcoinOptions = {
@@ -38,6 +40,7 @@ export type NodeOptions = {
   journal: JournalOptions;
   aggregator: AggregatorOptions;
   bitcoin: BitcoinOptions;
+  stamper: StamperOptions;
 };
 
 export function defaultNodeOptions(): NodeOptions {
@@ -48,6 +51,7 @@ export function defaultNodeOptions(): NodeOptions {
     journal: {...defaultJournalOptions},
     aggregator: {...defaultAggregatorOptions},
     bitcoin: {rpcUrl: null, cookieFile: null, wallet: defaultCoreRpcBackendOptions.wallet},
+    stamper: {...defaultStamperOptions, fee: {...defaultStamperOptions.fee}},
   };
 }
 
@@ -103,6 +107,45 @@ export function parseDurationMs(v: unknown): number {
   throw new Error('must be a duration like 500, "500ms" or "2s" (at most 1 hour)');
 }
 
+/** A decimal number such as a feerate: a JSON number or a string "2", "0.1", "12.5". */
+function decimal(v: unknown, min: number, max: number): number {
+  const n = typeof v === "number" ? v : typeof v === "string" && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`must be a number from ${min} to ${max}`);
+  return n;
+}
+
+const DURATION_UNIT_MS: Record<string, number> = {ms: 1, s: 1_000, m: 60_000, h: 3_600_000};
+
+/** `1 s`, `7 days`: how a range bound reads in a message. */
+function durationText(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000} day${ms === 86_400_000 ? "" : "s"}`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  if (ms % 1_000 === 0) return `${ms / 1_000} s`;
+  return `${ms} ms`;
+}
+
+/** `1h`, `2s`, `500ms`: a default as one would write it. */
+function durationValue(ms: number): string {
+  for (const [unit, size] of [["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}
+
+/**
+ * A duration in milliseconds from `minMs` to `maxMs`: a number (ms) or a
+ * string "500", "500ms", "30s", "10m", "1h". Unlike {@link parseDurationMs}
+ * (round intervals, at most an hour) it takes minutes and hours, for
+ * settings measured in those.
+ */
+export function parseDuration(v: unknown, minMs: number, maxMs: number): number {
+  const m = typeof v === "string" ? /^(\d+)(ms|s|m|h)?$/.exec(v) : null;
+  const n = typeof v === "number" ? v : m ? Number(m[1]) * (DURATION_UNIT_MS[m[2] ?? "ms"] as number) : NaN;
+  if (!Number.isSafeInteger(n) || n < minMs || n > maxMs) {
+    throw new Error(`must be a duration like 500ms, 30s, 10m, 1h or a number of ms, from ${durationText(minMs)} to ${durationText(maxMs)}`);
+  }
+  return n;
+}
+
 /** A calendar URL fit for Pending attestations: http(s), a bare origin, allowed characters only. */
 export function checkCalendarUrl(v: string): string {
   if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(v)) throw new Error("must be a bare origin like https://calendar.example.net (no path, no trailing slash)");
@@ -137,6 +180,71 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(str(v))) throw new Error("must be 1-64 characters from A-Z a-z 0-9 . _ -");
       o.bitcoin.wallet = v as string;
     },
+  },
+  // Stamping (node/stamper/): how often, how deep, and what fees it may pay.
+  {
+    key: "stampInterval",
+    env: "OTSFED_STAMP_INTERVAL",
+    flag: "--stamp-interval",
+    help: `least time between two stamp transactions, e.g. 30s, 10m, 1h (default ${durationValue(defaultStamperOptions.intervalMs)})`,
+    apply: (o, v) => void (o.stamper.intervalMs = parseDuration(v, 1_000, 7 * 86_400_000)),
+  },
+  {
+    key: "confirmations",
+    env: "OTSFED_CONFIRMATIONS",
+    flag: "--confirmations",
+    help: `blocks on top of a stamp before its proofs are served (default ${defaultStamperOptions.confirmations})`,
+    apply: (o, v) => void (o.stamper.confirmations = int(v, 1, 100)),
+  },
+  {
+    key: "feeTarget",
+    env: "OTSFED_FEE_TARGET",
+    flag: "--fee-target",
+    help: `estimatesmartfee target for a stamp's first feerate, blocks (default ${defaultStamperOptions.confTarget})`,
+    // 1008 blocks is the longest target estimatesmartfee accepts.
+    apply: (o, v) => void (o.stamper.confTarget = int(v, 1, 1008)),
+  },
+  {
+    key: "fallbackFeerate",
+    env: "OTSFED_FALLBACK_FEERATE",
+    flag: "--fallback-feerate",
+    help: `first feerate when the node has no estimate, sat/vB (default ${defaultStamperOptions.fallbackFeeRate})`,
+    apply: (o, v) => void (o.stamper.fallbackFeeRate = decimal(v, 0.1, 10_000)),
+  },
+  {
+    key: "maxFeerate",
+    env: "OTSFED_MAX_FEERATE",
+    flag: "--max-feerate",
+    help: `highest feerate a stamp may pay, reached at the fee deadline, sat/vB (default ${defaultStamperOptions.fee.maxFeeRate})`,
+    apply: (o, v) => void (o.stamper.fee.maxFeeRate = decimal(v, 1, 10_000)),
+  },
+  {
+    key: "maxFee",
+    env: "OTSFED_MAX_FEE",
+    flag: "--max-fee",
+    help: `highest fee one stamp transaction may pay, satoshis (default ${defaultStamperOptions.fee.maxFeeSats})`,
+    apply: (o, v) => void (o.stamper.fee.maxFeeSats = BigInt(int(v, 1_000, 100_000_000))),
+  },
+  {
+    key: "feeDeadline",
+    env: "OTSFED_FEE_DEADLINE",
+    flag: "--fee-deadline",
+    help: `blocks after a stamp's first broadcast by which its feerate reaches the maximum (default ${defaultStamperOptions.fee.deadlineBlocks})`,
+    apply: (o, v) => void (o.stamper.fee.deadlineBlocks = int(v, 1, 2016)),
+  },
+  {
+    key: "incrementalRelayFeerate",
+    env: "OTSFED_INCREMENTAL_RELAY_FEERATE",
+    flag: "--incremental-relay-feerate",
+    help: `the Bitcoin node's -incrementalrelayfee, sat/vB: 1 before Core 30, 0.1 since (default ${defaultStamperOptions.fee.incrementalRelayFeeRate})`,
+    apply: (o, v) => void (o.stamper.fee.incrementalRelayFeeRate = decimal(v, 0.1, 100)),
+  },
+  {
+    key: "bitcoinPollInterval",
+    env: "OTSFED_BITCOIN_POLL_INTERVAL",
+    flag: "--bitcoin-poll-interval",
+    help: `how often the Bitcoin node is asked for new blocks, e.g. 500ms, 2s (default ${durationValue(defaultStamperOptions.pollIntervalMs)})`,
+    apply: (o, v) => void (o.stamper.pollIntervalMs = parseDuration(v, 100, 600_000)),
   },
   {
     key: "logLevel",
@@ -221,8 +329,14 @@ export async function resolveNodeOptions(args: readonly string[], env: NodeJS.Pr
   return opts;
 }
 
-/** One line per setting, for `otsfed node --help` and the README. */
+/** A header and one line per setting, for `otsfed node --help-options` and the README. */
 export function optionsHelp(): string {
-  const rows = [[CONFIG_FLAG, CONFIG_ENV, "-", "JSON config file"], ...OPTION_SPECS.map((s) => [s.flag, s.env, s.key, s.help])];
-  return rows.map(([f, e, k, h]) => `  ${(f as string).padEnd(17)} ${(e as string).padEnd(22)} ${(k as string).padEnd(13)} ${h}`).join("\n");
+  const rows: Array<readonly [string, string, string, string]> = [
+    ["flag", "environment", "config key", "meaning"],
+    [CONFIG_FLAG, CONFIG_ENV, "-", "JSON config file"],
+    ...OPTION_SPECS.map((s) => [s.flag, s.env, s.key, s.help] as const),
+  ];
+  const width = (i: 0 | 1 | 2): number => Math.max(...rows.map((r) => r[i].length));
+  const [wf, we, wk] = [width(0), width(1), width(2)];
+  return rows.map(([f, e, k, h], i) => `${i === 0 ? "" : "  "}${f.padEnd(wf + (i === 0 ? 2 : 0))} ${e.padEnd(we)} ${k.padEnd(wk)} ${h}`).join("\n");
 }

@@ -1,6 +1,10 @@
+import {readFile} from "node:fs/promises";
+import {fileURLToPath} from "node:url";
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
-import {OptionsError, parseDurationMs, resolveNodeOptions} from "../../node/options.ts";
+import {defaultNodeOptions, OPTION_SPECS, optionsHelp, OptionsError, parseDuration, parseDurationMs, resolveNodeOptions} from "../../node/options.ts";
+import type {NodeOptions} from "../../node/options.ts";
+import {defaultStamperOptions} from "../../node/stamper/options.ts";
 import {withTimeout} from "../support/timeout.ts";
 
 const files: Record<string, string> = {
@@ -8,6 +12,7 @@ const files: Record<string, string> = {
   "/bad-key.json": JSON.stringify({dataDir: "/x", maxqueue: 1}),
   "/array.json": "[]",
   "/broken.json": "{",
+  "/stamper.json": JSON.stringify({dataDir: "/d", stampInterval: "10m", confirmations: 3, maxFee: 50_000, fallbackFeerate: 1.5, bitcoinPollInterval: 750}),
 };
 const read = async (p: string): Promise<string> => {
   const f = files[p];
@@ -68,3 +73,145 @@ Duration("should read ms and s forms :: 0, 250, 250ms, 2s, refusals", () => {
   for (const bad of ["-1", "1h", "", "1.5s", 7_200_000]) assert.throws(() => parseDurationMs(bad), String(bad));
 });
 Duration.run();
+
+// ---
+/** One stamper setting: its three names, a good value as a string and as JSON, and where it lands. */
+type StamperCase = {
+  key: string;
+  env: string;
+  flag: string;
+  text: string;
+  json: unknown;
+  read: (o: NodeOptions) => unknown;
+  expected: unknown;
+  /** Values refused from every source. */
+  bad: readonly string[];
+  /** Words the refusal message must contain. */
+  says: string;
+};
+
+const STAMPER_CASES: readonly StamperCase[] = [
+  {key: "stampInterval", env: "OTSFED_STAMP_INTERVAL", flag: "--stamp-interval", text: "10m", json: 600_000, read: (o) => o.stamper.intervalMs, expected: 600_000, bad: ["999ms", "8d", "169h", "1.5h", "soon", "0"], says: "from 1 s to 7 days"},
+  {key: "confirmations", env: "OTSFED_CONFIRMATIONS", flag: "--confirmations", text: "3", json: 3, read: (o) => o.stamper.confirmations, expected: 3, bad: ["0", "101", "2.5", "six"], says: "integer from 1 to 100"},
+  {key: "feeTarget", env: "OTSFED_FEE_TARGET", flag: "--fee-target", text: "144", json: 144, read: (o) => o.stamper.confTarget, expected: 144, bad: ["0", "1009", "-1"], says: "integer from 1 to 1008"},
+  {key: "fallbackFeerate", env: "OTSFED_FALLBACK_FEERATE", flag: "--fallback-feerate", text: "1.5", json: 1.5, read: (o) => o.stamper.fallbackFeeRate, expected: 1.5, bad: ["0.05", "10001", "1,5", ".5", "1e3"], says: "number from 0.1 to 10000"},
+  {key: "maxFeerate", env: "OTSFED_MAX_FEERATE", flag: "--max-feerate", text: "50.5", json: 50.5, read: (o) => o.stamper.fee.maxFeeRate, expected: 50.5, bad: ["0.5", "10000.1", "lots"], says: "number from 1 to 10000"},
+  {key: "maxFee", env: "OTSFED_MAX_FEE", flag: "--max-fee", text: "250000", json: 250_000, read: (o) => o.stamper.fee.maxFeeSats, expected: 250_000n, bad: ["999", "100000001", "1000.5"], says: "integer from 1000 to 100000000"},
+  {key: "feeDeadline", env: "OTSFED_FEE_DEADLINE", flag: "--fee-deadline", text: "12", json: 12, read: (o) => o.stamper.fee.deadlineBlocks, expected: 12, bad: ["0", "2017"], says: "integer from 1 to 2016"},
+  {key: "incrementalRelayFeerate", env: "OTSFED_INCREMENTAL_RELAY_FEERATE", flag: "--incremental-relay-feerate", text: "0.1", json: 0.1, read: (o) => o.stamper.fee.incrementalRelayFeeRate, expected: 0.1, bad: ["0.01", "101", "0"], says: "number from 0.1 to 100"},
+  {key: "bitcoinPollInterval", env: "OTSFED_BITCOIN_POLL_INTERVAL", flag: "--bitcoin-poll-interval", text: "750ms", json: 750, read: (o) => o.stamper.pollIntervalMs, expected: 750, bad: ["99", "99ms", "11m", "1h"], says: "from 100 ms to 10 min"},
+];
+
+function withConfig(json: Record<string, unknown>): (p: string) => Promise<string> {
+  return async (p) => {
+    if (p !== "/x.json") throw new Error(`ENOENT ${p}`);
+    return JSON.stringify(json);
+  };
+}
+
+async function refusal(args: string[], env: Record<string, string>, readText: (p: string) => Promise<string> = read): Promise<string> {
+  try {
+    await resolveNodeOptions(args, env, readText);
+  } catch (e) {
+    if (e instanceof OptionsError) return e.message;
+    throw e;
+  }
+  return "no error";
+}
+
+const Stamper = suite("node/options stamper settings");
+
+Stamper("should default to the stamper's own defaults :: a copy, not the shared object", withTimeout(5_000, async () => {
+  const o = await resolveNodeOptions(["--data-dir", "/d"], {}, read);
+  assert.equal(o.stamper, defaultStamperOptions);
+  const a = defaultNodeOptions();
+  a.stamper.fee.maxFeeSats = 1n;
+  a.stamper.confirmations = 99;
+  assert.is(defaultStamperOptions.fee.maxFeeSats, 100_000n, "changing one node's options leaves the defaults alone");
+  assert.is(defaultNodeOptions().stamper.confirmations, defaultStamperOptions.confirmations);
+}));
+
+Stamper("should read every setting from each source :: config key, OTSFED_* variable, --flag and --flag=value", withTimeout(5_000, async () => {
+  for (const c of STAMPER_CASES) {
+    const fromFileJson = await resolveNodeOptions(["--config", "/x.json"], {}, withConfig({dataDir: "/d", [c.key]: c.json}));
+    assert.equal(c.read(fromFileJson), c.expected, `${c.key} as JSON ${JSON.stringify(c.json)}`);
+    const fromFileText = await resolveNodeOptions(["--config", "/x.json"], {}, withConfig({dataDir: "/d", [c.key]: c.text}));
+    assert.equal(c.read(fromFileText), c.expected, `${c.key} as the string "${c.text}"`);
+    assert.equal(c.read(await resolveNodeOptions(["--data-dir", "/d"], {[c.env]: c.text}, read)), c.expected, c.env);
+    assert.equal(c.read(await resolveNodeOptions(["--data-dir", "/d", c.flag, c.text], {}, read)), c.expected, c.flag);
+    assert.equal(c.read(await resolveNodeOptions(["--data-dir", "/d", `${c.flag}=${c.text}`], {}, read)), c.expected, `${c.flag}=`);
+  }
+}));
+
+Stamper("should layer stamper settings like the others :: default < file < env < flag, settings independent", withTimeout(5_000, async () => {
+  const o = await resolveNodeOptions(["--config", "/stamper.json", "--confirmations", "5"], {OTSFED_CONFIRMATIONS: "4", OTSFED_STAMP_INTERVAL: "30s"}, read);
+  assert.is(o.stamper.confirmations, 5, "flag over env over file");
+  assert.is(o.stamper.intervalMs, 30_000, "env over file");
+  assert.is(o.stamper.fee.maxFeeSats, 50_000n, "file over default");
+  assert.is(o.stamper.fallbackFeeRate, 1.5);
+  assert.is(o.stamper.pollIntervalMs, 750);
+  assert.is(o.stamper.confTarget, defaultStamperOptions.confTarget, "untouched settings keep their defaults");
+  assert.is(o.stamper.fee.maxFeeRate, defaultStamperOptions.fee.maxFeeRate);
+  assert.is(o.stamper.fee.deadlineBlocks, defaultStamperOptions.fee.deadlineBlocks);
+  assert.is(o.stamper.fee.incrementalRelayFeeRate, defaultStamperOptions.fee.incrementalRelayFeeRate);
+}));
+
+Stamper("should refuse out-of-range and malformed values from every source :: the message names the source and the setting", withTimeout(10_000, async () => {
+  for (const c of STAMPER_CASES) {
+    for (const bad of c.bad) {
+      const fromFlag = await refusal(["--data-dir", "/d", c.flag, bad], {});
+      assert.match(fromFlag, `flag ${c.flag}: `, `${c.flag} ${bad}`);
+      assert.match(fromFlag, c.says, `${c.flag} ${bad}`);
+      const fromEnv = await refusal(["--data-dir", "/d"], {[c.env]: bad});
+      assert.match(fromEnv, `environment ${c.env}: `, `${c.env}=${bad}`);
+      assert.match(fromEnv, c.says);
+      const fromFile = await refusal(["--config", "/x.json"], {}, withConfig({dataDir: "/d", [c.key]: bad}));
+      assert.match(fromFile, `config file /x.json: key '${c.key}': `, `${c.key}: "${bad}"`);
+      assert.match(fromFile, c.says);
+    }
+    // JSON values that are not numbers or strings are refused too.
+    for (const wrong of [true, null, [], {}, -1]) {
+      assert.match(await refusal(["--config", "/x.json"], {}, withConfig({dataDir: "/d", [c.key]: wrong})), `config file /x.json: key '${c.key}': `, `${c.key}: ${JSON.stringify(wrong)}`);
+    }
+  }
+}));
+
+Stamper("should accept the example config, which shows the stamper's defaults :: bootstrap/calendar.example.json", withTimeout(5_000, async () => {
+  const example = fileURLToPath(new URL("../../bootstrap/calendar.example.json", import.meta.url));
+  const o = await resolveNodeOptions(["--config", example], {}, (p) => readFile(p, "utf8"));
+  assert.equal(o.stamper, defaultStamperOptions);
+  const keys = Object.keys(JSON.parse(await readFile(example, "utf8")) as object);
+  for (const c of STAMPER_CASES) assert.ok(keys.includes(c.key), c.key);
+}));
+
+Stamper("should list every setting in the help table :: flag, variable and key on one line", () => {
+  const lines = optionsHelp().split("\n");
+  assert.match(lines[0] as string, /^flag +environment +config key +meaning$/);
+  for (const spec of OPTION_SPECS) {
+    assert.ok(lines.some((l) => l.includes(spec.flag) && l.includes(spec.env) && l.includes(` ${spec.key} `)), spec.flag);
+  }
+  for (const c of STAMPER_CASES) assert.ok(OPTION_SPECS.some((s) => s.key === c.key && s.env === c.env && s.flag === c.flag), c.key);
+  // The columns line up however long the names get.
+  const envColumn = new Set(lines.slice(1).map((l) => l.indexOf("OTSFED_")));
+  assert.is(envColumn.size, 1);
+});
+
+Stamper.run();
+
+// ---
+const DurationRange = suite("node/options parseDuration");
+DurationRange("should read ms, s, m and h within the given range :: refusals name the range", () => {
+  const week = 7 * 86_400_000;
+  assert.is(parseDuration("500ms", 100, week), 500);
+  assert.is(parseDuration("30s", 100, week), 30_000);
+  assert.is(parseDuration("10m", 100, week), 600_000);
+  assert.is(parseDuration("1h", 100, week), 3_600_000);
+  assert.is(parseDuration("168h", 100, week), week);
+  assert.is(parseDuration("1500", 100, week), 1500);
+  assert.is(parseDuration(1500, 100, week), 1500);
+  for (const bad of ["99", "1.5s", "-1s", "", "1d", "10 m", "169h", 1.5, week + 1]) assert.throws(() => parseDuration(bad, 100, week), /from 100 ms to 7 days/, String(bad));
+  assert.throws(() => parseDuration("0", 1000, 60_000), /from 1 s to 1 min/);
+  // The round interval's parser keeps its own, narrower rules.
+  assert.throws(() => parseDurationMs("10m"));
+});
+DurationRange.run();

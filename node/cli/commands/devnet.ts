@@ -7,6 +7,39 @@ import {createPinoLogger, isLogLevel} from "../../logger.ts";
 import {defaultDevnetOptions, Devnet} from "../../devnet.ts";
 
 /**
+ * What a person reads once the devnet serves: the URLs and commands to paste,
+ * with the real URLs filled in. The reference client (python
+ * opentimestamps-client, PROTOCOL-NOTES §4) needs `-m 1` to stamp with a
+ * single calendar, and upgrades only from whitelisted calendars or with
+ * `upgrade -c URL`; `--whitelist` and `--bitcoin-node` are global options, so
+ * they come before the subcommand, and `--bitcoin-node` takes bitcoind's RPC
+ * URL with the user and password in it, as the simulated chain's URL has.
+ */
+export function devnetInstructions(calendar: string, bitcoinRpc: string, dataDir: string, blockIntervalMs: number): string {
+  const seconds = blockIntervalMs / 1000;
+  return [
+    "otsfed devnet: running on the SIMULATED Bitcoin regtest chain (not Bitcoin).",
+    `  calendar:        ${calendar}   (status page: ${calendar}/)`,
+    `  simulated chain: ${bitcoinRpc}   (bitcoind JSON-RPC dialect, a block every ${seconds} s)`,
+    `  data:            ${dataDir}`,
+    "",
+    `The calendar stamps every few seconds; a proof completes once its stamp has 2 confirmations (2 blocks, about ${2 * seconds} s).`,
+    "",
+    "With the reference client (pip install opentimestamps-client):",
+    `  ots stamp -c ${calendar} -m 1 FILE`,
+    `  ots --whitelist ${calendar} upgrade FILE.ots        # or: ots upgrade -c ${calendar} FILE.ots`,
+    `  ots --whitelist ${calendar} --bitcoin-node ${bitcoinRpc} verify FILE.ots`,
+    "  (a plain 'ots upgrade FILE.ots' skips this calendar: it is not on the client's default whitelist)",
+    "",
+    "With otsfed:",
+    "  npx otsfed info FILE.ots",
+    `  npx otsfed verify --bitcoin-rpc ${bitcoinRpc} FILE.ots`,
+    "",
+    "Ctrl-C stops everything.",
+  ].join("\n");
+}
+
+/**
  * `otsfed devnet [--data-dir DIR] [--block-interval MS] [--json]`: a local
  * network on 127.0.0.1 over the SIMULATED Bitcoin chain. Prints the URLs and
  * copy-paste commands, or with `--json` one line
@@ -30,24 +63,7 @@ export const devnetCommand: Command = {
     const cal = info.calendars[0] as string;
     if (flags.json) io.stdout(JSON.stringify({event: "ready", calendars: info.calendars, bitcoinRpc: info.bitcoinRpc}));
     else {
-      io.stdout(
-        [
-          "otsfed devnet: running on the SIMULATED Bitcoin regtest chain (not Bitcoin).",
-          `  calendar:        ${cal}   (status page: ${cal}/)`,
-          `  simulated chain: ${info.bitcoinRpc}   (bitcoind JSON-RPC dialect, a block every ${blockIntervalMs / 1000} s)`,
-          `  data:            ${info.dataDir}`,
-          "",
-          "Stamp a file with the reference client, then inspect and verify it:",
-          `  ots stamp -c ${cal} -m 1 FILE`,
-          `  ots upgrade -c ${cal} FILE.ots`,
-          `  ots verify --bitcoin-node ${info.bitcoinRpc} FILE.ots`,
-          "  npx otsfed info FILE.ots",
-          `  npx otsfed verify FILE.ots --bitcoin-rpc ${info.bitcoinRpc}`,
-          "",
-          "Note: the stamper is not built yet, so proofs stay 'Pending confirmation in Bitcoin blockchain'.",
-          "Ctrl-C stops everything.",
-        ].join("\n"),
-      );
+      io.stdout(devnetInstructions(cal, info.bitcoinRpc, info.dataDir, blockIntervalMs));
     }
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());

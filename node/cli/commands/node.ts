@@ -15,10 +15,10 @@ import type {NodeOptions} from "../../options.ts";
 export const nodeCommand: Command = {
   name: "node",
   usage: "node --data-dir DIR [--listen HOST:PORT] [--url URL] [--config FILE] [...]",
-  summary: "run an OpenTimestamps calendar node",
+  summary: "run an OpenTimestamps calendar node (otsfed node --help-options lists every setting)",
   async run(args, io) {
     if (args.includes("--help-options")) {
-      io.stdout(`flag              environment            config key    meaning\n${optionsHelp()}`);
+      io.stdout(optionsHelp());
       return 0;
     }
     let opts: NodeOptions;

@@ -6,6 +6,20 @@ import {withTimeout} from "../../support/timeout.ts";
 
 const CLI = fileURLToPath(new URL("../../../node/cli/otsfed.ts", import.meta.url));
 
+/** A JSON-RPC call to the simulated chain, authenticating with the URL's user and password as bitcoind clients do. */
+async function rpcCall(rpcUrl: string, method: string, params: unknown[], signal: AbortSignal, path = "/"): Promise<unknown> {
+  const u = new URL(rpcUrl);
+  const res = await fetch(`${u.protocol}//${u.host}${path}`, {
+    method: "POST",
+    headers: {Authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64")}`},
+    body: JSON.stringify({jsonrpc: "1.0", id: 1, method, params}),
+    signal,
+  });
+  const body = (await res.json()) as {result: unknown; error: unknown};
+  if (body.error !== null) throw new Error(`${method}: ${JSON.stringify(body.error)}`);
+  return body.result;
+}
+
 // ---
 
 const devnet = suite("node/cli otsfed devnet");
@@ -28,20 +42,53 @@ devnet("should print one ready line, serve a calendar on the simulated chain and
     assert.match(ready.calendars[0] as string, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(ready.bitcoinRpc, /^http:\/\/[^@]+@127\.0\.0\.1:\d+$/);
     const cal = ready.calendars[0] as string;
-    const posted = await fetch(`${cal}/digest`, {method: "POST", body: new Uint8Array(32).fill(9), signal});
-    assert.is(posted.status, 200);
+    // Funded and confirmed before ready (the stamper spends only confirmed
+    // coins); checked before any digest arrives, so nothing has been stamped.
     const status = (await (await fetch(`${cal}/`, {headers: {Accept: "application/json"}, signal})).json()) as Record<string, unknown>;
     assert.is(status.bitcoin_chain, "regtest");
     assert.ok((status.balance_sats as number) > 0, "the devnet funds the calendar's stamping address");
+    const confirmed = (await rpcCall(ready.bitcoinRpc, "listunspent", [1, 9_999_999, [status.address]], signal, "/wallet/otsfed")) as Array<{confirmations: number}>;
+    assert.ok(confirmed.length > 0 && confirmed.every((u) => u.confirmations >= 1), "the funding is confirmed by the time the devnet is ready");
+    const posted = await fetch(`${cal}/digest`, {method: "POST", body: new Uint8Array(32).fill(9), signal});
+    assert.is(posted.status, 200);
     // The simulated chain answers bitcoind's calls.
-    const u = new URL(ready.bitcoinRpc);
-    const rpc = await fetch(`${u.protocol}//${u.host}/`, {
-      method: "POST",
-      headers: {Authorization: `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString("base64")}`},
-      body: JSON.stringify({jsonrpc: "1.0", id: 1, method: "getblockcount", params: []}),
-      signal,
+    assert.ok((await rpcCall(ready.bitcoinRpc, "getblockcount", [], signal)) as number > 100);
+    child.kill("SIGINT");
+    assert.is(await exited, 0);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+}));
+
+devnet("should print copy-paste commands with the real calendar and RPC URLs, which serve :: human output", withTimeout(60_000, async (signal) => {
+  const child = spawn(process.execPath, [CLI, "devnet", "--block-interval", "500", "--log-level", "warn"], {stdio: ["ignore", "pipe", "pipe"], signal});
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  try {
+    const text = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("Ctrl-C stops everything.")) resolve(out);
+      });
+      child.on("exit", (code) => reject(new Error(`devnet exited ${code} before it was ready: ${out}`)));
     });
-    assert.ok(((await rpc.json()) as {result: number}).result > 100);
+    const cal = /calendar: +(http:\/\/127\.0\.0\.1:\d+) /.exec(text)?.[1];
+    const rpc = /simulated chain: +(http:\/\/[^@\s]+@127\.0\.0\.1:\d+) /.exec(text)?.[1];
+    if (cal === undefined || rpc === undefined) throw new Error(`no calendar or RPC URL in:\n${text}`);
+    const lines = text.split("\n").map((l) => l.trim());
+    // The reference client: -m 1 with one calendar; --whitelist and
+    // --bitcoin-node are global options, before the subcommand.
+    assert.ok(lines.includes(`ots stamp -c ${cal} -m 1 FILE`), text);
+    assert.ok(lines.some((l) => l.startsWith(`ots --whitelist ${cal} upgrade FILE.ots`)), text);
+    assert.match(text, `ots upgrade -c ${cal} FILE.ots`);
+    assert.ok(lines.includes(`ots --whitelist ${cal} --bitcoin-node ${rpc} verify FILE.ots`), text);
+    assert.ok(lines.includes(`npx otsfed verify --bitcoin-rpc ${rpc} FILE.ots`), text);
+    assert.match(text, "2 confirmations");
+    assert.not.match(text, /stamper is not built|stay 'Pending/);
+    // The printed URLs are the ones that serve.
+    const status = (await (await fetch(`${cal}/`, {headers: {Accept: "application/json"}, signal})).json()) as Record<string, unknown>;
+    assert.is(status.uri, cal);
+    assert.ok((await rpcCall(rpc, "getblockcount", [], signal)) as number > 100);
     child.kill("SIGINT");
     assert.is(await exited, 0);
   } finally {
