@@ -12,31 +12,63 @@ import {timestampFromPath} from "./timestamp.ts";
 import type {Timestamp} from "./timestamp.ts";
 import {BLOCK_HEADER_LENGTH, decodeBlockHeader} from "../bitcoin/header.ts";
 
+/** A txid, a block merkle node and a branch entry are all this long. */
+export const BITCOIN_HASH_SIZE = 32;
+/** 2^32 transactions would not fit a block; a longer branch is malformed. */
+export const MAX_BITCOIN_BRANCH = 32;
+
 /**
  * Bitcoin's block merkle tree over txids (internal byte order): an odd level
- * duplicates its last node. Returns the root and the ops from txid `index`
- * to it (`append|prepend sibling`, sha256, sha256 per level).
+ * duplicates its last node (unlike the OpenTimestamps tree). Returns the root
+ * and the sibling hashes from txid `index` upward, one per level, which is
+ * all a proof for that txid needs (bitcoinBranchOps).
  */
-export function bitcoinMerklePath(txids: readonly Uint8Array[], index: number): {root: Uint8Array; ops: Op[]} {
-  if (index < 0 || index >= txids.length) throw new RangeError(`tx index ${index} out of range`);
-  const ops: Op[] = [];
+export function bitcoinMerkleBranch(txids: readonly Uint8Array[], index: number): {root: Uint8Array; branch: Uint8Array[]} {
+  if (!Number.isInteger(index) || index < 0 || index >= txids.length) throw new RangeError(`tx index ${index} out of range`);
+  for (const t of txids) if (t.length !== BITCOIN_HASH_SIZE) throw new RangeError(`a txid is ${BITCOIN_HASH_SIZE} bytes, got ${t.length}`);
+  const branch: Uint8Array[] = [];
   let level = txids.slice();
   let i = index;
+  const pair = new Uint8Array(2 * BITCOIN_HASH_SIZE);
   while (level.length > 1) {
     if (level.length % 2 === 1) level.push(level[level.length - 1] as Uint8Array);
-    const sibling = level[i ^ 1] as Uint8Array;
-    ops.push(i % 2 === 0 ? append(sibling) : prepend(sibling), SHA256, SHA256);
+    branch.push(level[i % 2 === 0 ? i + 1 : i - 1] as Uint8Array);
     const next: Uint8Array[] = [];
     for (let j = 0; j < level.length; j += 2) {
-      const buf = new Uint8Array(64);
-      buf.set(level[j] as Uint8Array, 0);
-      buf.set(level[j + 1] as Uint8Array, 32);
-      next.push(sha256d(buf));
+      pair.set(level[j] as Uint8Array, 0);
+      pair.set(level[j + 1] as Uint8Array, BITCOIN_HASH_SIZE);
+      next.push(sha256d(pair));
     }
     level = next;
-    i >>= 1;
+    i = Math.floor(i / 2);
   }
-  return {root: level[0] as Uint8Array, ops};
+  return {root: level[0] as Uint8Array, branch};
+}
+
+/**
+ * The ops a block merkle branch adds above txid `index`: per level,
+ * `append(sibling)` when the index bit is 0 (our node is the left one), else
+ * `prepend(sibling)`, then sha256, sha256. Requires `index < 2^branch.length`,
+ * so every bit of the index is used and none is silently dropped.
+ */
+export function bitcoinBranchOps(index: number, branch: readonly Uint8Array[]): Op[] {
+  if (branch.length > MAX_BITCOIN_BRANCH) throw new RangeError(`branch of ${branch.length} levels; at most ${MAX_BITCOIN_BRANCH}`);
+  if (!Number.isInteger(index) || index < 0 || index >= 2 ** branch.length) throw new RangeError(`tx index ${index} does not fit a branch of ${branch.length} levels`);
+  const ops: Op[] = [];
+  let i = index;
+  for (const sibling of branch) {
+    if (sibling.length !== BITCOIN_HASH_SIZE) throw new RangeError(`a branch hash is ${BITCOIN_HASH_SIZE} bytes, got ${sibling.length}`);
+    ops.push(i % 2 === 0 ? append(sibling) : prepend(sibling), SHA256, SHA256);
+    // Division, not >>: an index may reach 2^32 - 1, past int32.
+    i = Math.floor(i / 2);
+  }
+  return ops;
+}
+
+/** The block merkle root and the ops from txid `index` to it. */
+export function bitcoinMerklePath(txids: readonly Uint8Array[], index: number): {root: Uint8Array; ops: Op[]} {
+  const {root, branch} = bitcoinMerkleBranch(txids, index);
+  return {root, ops: bitcoinBranchOps(index, branch)};
 }
 
 /** The ops from `msg` to the txid of `txNoWitness`: prepend prefix, append suffix, sha256d. */
