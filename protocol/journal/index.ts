@@ -4,6 +4,8 @@ export * from "./crc32c.ts";
 export * from "./varint.ts";
 export * from "./record.ts";
 export * from "./round.ts";
+export * from "./stamp.ts";
+export * from "./stamp-proof.ts";
 export * from "./chain.ts";
 export * from "./segment.ts";
 export * from "./checkpoint.ts";

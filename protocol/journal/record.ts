@@ -20,14 +20,13 @@ export const RecordKind = {
   /** One aggregation round: its time, size and merkle root (payload: round.ts). */
   ROUND: 1,
   /**
-   * Reserved (Bitcoin stamper issue): a confirmed stamp, with everything a
-   * proof needs: the range of round sequence numbers it covers, the merkle
-   * paths from their commitments to the tip (or the federation tree's path),
-   * the non-witness transaction, the block hash and height and the block
-   * merkle branch. Written only after K confirmations.
+   * A confirmed stamp: the round seqs it covers, the OTS merkle root over
+   * them, the non-witness transaction, the block and its merkle branch; every
+   * covered commitment's proof is derived from it. Written only after K
+   * confirmations (payload: stamp.ts encodeStamp).
    */
   STAMP: 2,
-  /** Reserved: a STAMP whose block left the best chain (reorg); its rounds are pending again. */
+  /** A STAMP whose block left the best chain (reorg); its rounds are pending again (payload: stamp.ts encodeStampRevoked). */
   STAMP_REVOKED: 3,
   /** Reserved (optional kind): an operator or software note, UTF-8, never needed for a proof. */
   NOTE: 64,
@@ -63,7 +62,7 @@ export function isOptionalKind(kind: number): boolean {
 
 /** Whether this code version understands `kind`. */
 export function isKnownKind(kind: number): boolean {
-  return kind === RecordKind.ROUND;
+  return kind === RecordKind.ROUND || kind === RecordKind.STAMP || kind === RecordKind.STAMP_REVOKED;
 }
 
 /** Encoded size of a frame with a payload of `payloadLength` bytes. */

@@ -48,3 +48,58 @@ export function referenceRoundTrip(files: readonly Uint8Array[], signal?: AbortS
     child.stdin.end();
   });
 }
+
+const ATTESTED_SCRIPT = `
+import sys, json
+from opentimestamps.core.timestamp import Timestamp
+from opentimestamps.core.notary import BitcoinBlockHeaderAttestation
+from opentimestamps.core.serialize import BytesDeserializationContext, BytesSerializationContext
+out = []
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    msg_hex, body_hex = line.split(" ")
+    try:
+        ctx = BytesDeserializationContext(bytes.fromhex(body_hex))
+        ts = Timestamp.deserialize(ctx, bytes.fromhex(msg_hex))
+        ctx.assert_eof()
+        c = BytesSerializationContext()
+        ts.serialize(c)
+        atts = []
+        for m, a in ts.all_attestations():
+            atts.append({"msg": m.hex(), "bitcoinHeight": a.height if isinstance(a, BitcoinBlockHeaderAttestation) else None})
+        out.append({"ok": {"reserialized": c.getbytes().hex(), "attestations": atts}})
+    except Exception as e:
+        out.append({"error": type(e).__name__ + ": " + str(e)})
+json.dump(out, sys.stdout)
+`;
+
+/** What the reference makes of a header-less timestamp: its re-serialization and each attestation with the message it attests. */
+export type ReferenceAttested = {ok: {reserialized: string; attestations: Array<{msg: string; bitcoinHeight: number | null}>}} | {error: string};
+
+/**
+ * Deserialize each header-less timestamp `body` rooted at `msg` with the
+ * reference (which evaluates every op on the way), and list its attestations
+ * with the messages they attest; one result per input, in order.
+ */
+export function referenceAttestedMessages(items: ReadonlyArray<{msg: Uint8Array; body: Uint8Array}>, signal?: AbortSignal): Promise<ReferenceAttested[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(REFERENCE_PYTHON, ["-c", ATTESTED_SCRIPT], {stdio: ["pipe", "pipe", "pipe"], ...(signal ? {signal} : {})});
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`reference python exited ${code}: ${err.slice(0, 2000)}`));
+      try {
+        resolve(JSON.parse(out) as ReferenceAttested[]);
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+    for (const {msg, body} of items) child.stdin.write(`${Buffer.from(msg).toString("hex")} ${Buffer.from(body).toString("hex")}\n`);
+    child.stdin.end();
+  });
+}
