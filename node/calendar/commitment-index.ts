@@ -9,6 +9,9 @@
  *   00 "calendar"        → calendar id the index was built for
  *   00 "indexed"         → uint64 BE journal length covered ‖ chain hash at that length
  *   01 ‖ commitment(44)  → uint64 BE seq ‖ uint64 BE segment first seq ‖ uint32 BE offset
+ *   02 ‖ uint64 BE seq   → a live STAMP record: its position, txid, block,
+ *                          fee, size and covered ranges (see encodeLiveStamp);
+ *                          removed when a STAMP_REVOKED names it
  *
  * The high-water mark is written in the same batch as the entries it covers,
  * so the index is always a consistent prefix of the journal.
@@ -17,13 +20,16 @@ import {Level} from "level";
 import {bytesEqual} from "../../protocol/ots/bytes.ts";
 import {readU32, readU64, writeU32, writeU64} from "../../protocol/journal/varint.ts";
 import type {JournalPosition} from "./journal-store.ts";
+import type {LiveStamp} from "./stamp-directory.ts";
 import {StoreError, StoreErrorCode} from "./errors.ts";
 
-export const INDEX_SCHEMA_VERSION = 1;
+/** 2: live stamps (bucket 02). An older index is rebuilt at start. */
+export const INDEX_SCHEMA_VERSION = 2;
 export const INDEX_DIR = "index";
 
 const META = 0x00;
 const COMMITMENT = 0x01;
+const STAMP = 0x02;
 const enc = new TextEncoder();
 const KEY_SCHEMA = Uint8Array.of(META, ...enc.encode("schema"));
 const KEY_CALENDAR = Uint8Array.of(META, ...enc.encode("calendar"));
@@ -32,6 +38,9 @@ const KEY_INDEXED = Uint8Array.of(META, ...enc.encode("indexed"));
 export type IndexMeta = {schema: number; calendarId: Uint8Array | null; length: number; chainHash: Uint8Array | null};
 
 export type IndexPut = {commitment: Uint8Array; pos: JournalPosition};
+
+/** Stamp entries to add and STAMP seqs to drop, in the same batch as commitments. */
+export type StampChanges = {add: readonly LiveStamp[]; remove: readonly number[]};
 
 /** A Buffer view of bytes (no copy): LevelDB's buffer encoding is the fast path. */
 function buf(b: Uint8Array): Buffer {
@@ -55,6 +64,50 @@ function encodePosition(pos: JournalPosition): Buffer {
 
 function decodePosition(v: Uint8Array): JournalPosition {
   return {seq: readU64(v, 0), segment: readU64(v, 8), offset: readU32(v, 16)};
+}
+
+function stampKey(seq: number): Buffer {
+  const k = Buffer.allocUnsafe(9);
+  k[0] = STAMP;
+  writeU64(k, 1, seq);
+  return k;
+}
+
+/** pos(20) ‖ txid(32) ‖ blockHash(32) ‖ height u32 ‖ leaves u32 ‖ fee u64 ‖ vsize u32 ‖ n u32 ‖ n × (from u64 ‖ to u64). */
+function encodeLiveStamp(s: LiveStamp): Buffer {
+  const v = Buffer.allocUnsafe(20 + 64 + 24 + 4 + 16 * s.ranges.length);
+  encodePosition(s.pos).copy(v, 0);
+  v.set(s.txid, 20);
+  v.set(s.blockHash, 52);
+  writeU32(v, 84, s.height);
+  writeU32(v, 88, s.leaves);
+  writeU64(v, 92, s.feeSats);
+  writeU32(v, 100, s.vsize);
+  writeU32(v, 104, s.ranges.length);
+  let p = 108;
+  for (const r of s.ranges) {
+    writeU64(v, p, r.from);
+    writeU64(v, p + 8, r.to);
+    p += 16;
+  }
+  return v;
+}
+
+function decodeLiveStamp(v: Uint8Array): LiveStamp {
+  const n = readU32(v, 104);
+  if (v.length !== 108 + 16 * n) throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, "index stamp entry has a bad length: run 'otsfed reindex'");
+  const ranges = [];
+  for (let i = 0, p = 108; i < n; i++, p += 16) ranges.push({from: readU64(v, p), to: readU64(v, p + 8)});
+  return {
+    pos: decodePosition(v.subarray(0, 20)),
+    txid: v.slice(20, 52),
+    blockHash: v.slice(52, 84),
+    height: readU32(v, 84),
+    leaves: readU32(v, 88),
+    feeSats: readU64(v, 92),
+    vsize: readU32(v, 100),
+    ranges,
+  };
 }
 
 type Db = Level<Buffer, Buffer>;
@@ -91,10 +144,13 @@ export class CommitmentIndex {
     };
   }
 
-  /** Throw INDEX_SCHEMA if the index was written by another schema version (0 = empty is fine). */
+  /**
+   * Throw INDEX_SCHEMA if a newer otsfed wrote the index (0 = empty and older
+   * schemas are fine: the calendar rebuilds those from the journal).
+   */
   async checkSchema(): Promise<void> {
     const m = await this.meta();
-    if (m.schema !== 0 && m.schema !== INDEX_SCHEMA_VERSION) {
+    if (m.schema > INDEX_SCHEMA_VERSION) {
       throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, `index schema version ${m.schema}, this otsfed uses ${INDEX_SCHEMA_VERSION}: run 'otsfed reindex' to rebuild it from the journal`);
     }
   }
@@ -121,13 +177,17 @@ export class CommitmentIndex {
   }
 
   /** Add entries and move the high-water mark to (`length`, `chainHash`) atomically. */
-  async put(entries: readonly IndexPut[], length: number, chainHash: Uint8Array): Promise<void> {
+  async put(entries: readonly IndexPut[], length: number, chainHash: Uint8Array, stamps?: StampChanges): Promise<void> {
     const indexed = new Uint8Array(40);
     writeU64(indexed, 0, length);
     indexed.set(chainHash, 8);
     // A chained batch is about twice as fast as the array form for large rebuilds.
     const batch = this.db.batch();
     for (const e of entries) batch.put(commitmentKey(e.commitment), encodePosition(e.pos));
+    if (stamps) {
+      for (const st of stamps.add) batch.put(stampKey(st.pos.seq), encodeLiveStamp(st));
+      for (const seq of stamps.remove) batch.del(stampKey(seq));
+    }
     batch.put(buf(KEY_INDEXED), buf(indexed));
     await batch.write();
   }
@@ -136,6 +196,11 @@ export class CommitmentIndex {
   async lookup(commitment: Uint8Array): Promise<JournalPosition | null> {
     const v = await this.db.get(commitmentKey(commitment));
     return v === undefined ? null : decodePosition(v);
+  }
+
+  /** Every live stamp, in journal order. */
+  async *stamps(): AsyncGenerator<LiveStamp> {
+    for await (const v of this.db.values({gt: Buffer.of(STAMP), lt: Buffer.of(STAMP + 1)})) yield decodeLiveStamp(v);
   }
 
   /** Every (commitment, position) in key order: for equivalence checks. */

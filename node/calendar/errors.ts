@@ -21,6 +21,8 @@ export const StoreErrorCode = {
   INDEX_SCHEMA: "STORE_INDEX_SCHEMA",
   /** Another process holds the index (LevelDB lock): a node is already running on this data dir. */
   IN_USE: "STORE_IN_USE",
+  /** A STAMP record disagrees with the rounds it claims to cover (root or count). */
+  STAMP_INCONSISTENT: "STORE_STAMP_INCONSISTENT",
   /** The store is closed. */
   CLOSED: "STORE_CLOSED",
 } as const;

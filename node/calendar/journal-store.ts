@@ -13,7 +13,7 @@
  * chain). A torn tail of the last segment is cut (logged); anything else
  * wrong stops the node with a JournalCorruptionError naming segment and offset.
  */
-import {open, readdir, readFile, rename, truncate, unlink, mkdir} from "node:fs/promises";
+import {open, readdir, readFile, truncate, unlink, mkdir} from "node:fs/promises";
 import type {FileHandle} from "node:fs/promises";
 import {join} from "node:path";
 import {bytesEqual, toHex} from "../../protocol/ots/bytes.ts";
@@ -21,14 +21,14 @@ import {genesisChainHash, nextChainHash} from "../../protocol/journal/chain.ts";
 import {checkpointSigningBytes, decodeCheckpoint, encodeCheckpoint} from "../../protocol/journal/checkpoint.ts";
 import type {Checkpoint} from "../../protocol/journal/checkpoint.ts";
 import {JournalError} from "../../protocol/journal/errors.ts";
-import {decodeFrame, frameSize, writeFrame} from "../../protocol/journal/record.ts";
+import {decodeFrame, frameSize, MAX_RECORD_PAYLOAD, writeFrame} from "../../protocol/journal/record.ts";
 import {decodeSegmentHeader, encodeSegmentHeader, scanSegment} from "../../protocol/journal/segment.ts";
 import type {ScannedRecord} from "../../protocol/journal/segment.ts";
 import type {Identity} from "../identity.ts";
 import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import {JournalCorruptionError, StoreError, StoreErrorCode} from "./errors.ts";
-import {fsyncDir, nativeSha256} from "./fsutil.ts";
+import {nativeSha256, writeFileAtomic} from "./fsutil.ts";
 
 export type JournalOptions = {
   /** A segment is sealed and a new one started once it reaches this many bytes. */
@@ -76,18 +76,6 @@ export type OpenOptions = {
   captureChainAt?: number;
 };
 
-async function writeFileAtomic(dir: string, name: string, data: Uint8Array): Promise<void> {
-  const tmp = join(dir, `${name}.tmp`);
-  const fh = await open(tmp, "w");
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  await fsyncDir(dir);
-}
 
 /** List the segments of a journal directory in order, refusing names that are not ours. */
 export async function listSegments(dir: string): Promise<Array<{firstSeq: number; file: string}>> {
@@ -333,10 +321,10 @@ export class JournalStore {
   /**
    * Read records from `fromSeq` to the current end, in batches of at most
    * `batchSize`, without re-verifying the chain (open() did). Used to build
-   * or catch up the index.
+   * or catch up the index, and to gather a stamp's rounds (up to `toSeq`).
    */
-  async *replay(fromSeq: number, batchSize = 10_000): AsyncGenerator<ReplayedRecord[]> {
-    const end = this.nextSeq;
+  async *replay(fromSeq: number, batchSize = 10_000, toSeq = Infinity): AsyncGenerator<ReplayedRecord[]> {
+    const end = Math.min(this.nextSeq, toSeq);
     for (let i = 0; i < this.segments.length; i++) {
       const seg = this.segments[i] as SegmentInfo;
       const segEnd = seg.firstSeq + seg.records;
@@ -358,6 +346,22 @@ export class JournalStore {
         seq++;
       }
       if (batch.length > 0) yield batch;
+    }
+  }
+
+  /** The record at `pos` (from the index), read from its segment; the frame's checksum is checked. */
+  async readRecord(pos: JournalPosition): Promise<{kind: number; payload: Uint8Array}> {
+    const seg = this.segments.find((s) => s.firstSeq === pos.segment);
+    if (seg === undefined || pos.seq < seg.firstSeq || pos.seq >= seg.firstSeq + seg.records) throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, `no journal record ${pos.seq} in segment ${pos.segment}: run 'otsfed reindex'`);
+    const fh = await open(join(this.dir, seg.file), "r");
+    try {
+      // A frame is at most its payload limit plus two 5-byte varuints and the CRC.
+      const buf = new Uint8Array(Math.min(MAX_RECORD_PAYLOAD + 14, seg.bytes - pos.offset));
+      const {bytesRead} = await fh.read(buf, 0, buf.length, pos.offset);
+      const f = decodeFrame(buf.subarray(0, bytesRead), 0);
+      return {kind: f.kind, payload: f.payload};
+    } finally {
+      await fh.close();
     }
   }
 
