@@ -28,6 +28,16 @@ export function createMetrics(register: Registry): {
   journalRecords: Gauge;
   journalSegments: Gauge;
   indexLookups: Counter<"result">;
+  stamperPending: Gauge;
+  stamperUnanchored: Gauge;
+  stamperUnconfirmedVersions: Gauge;
+  stamperWaiting: Gauge;
+  stamperProblem: Gauge<"kind">;
+  stamperDeepReorgs: Counter;
+  stampBroadcasts: Counter<"kind">;
+  stamps: Counter;
+  stampedCommitments: Counter;
+  stampFeeSats: Counter;
 } {
   const registers = [register];
   collectDefaultMetrics({register, prefix: "calendar_process_"});
@@ -55,6 +65,21 @@ export function createMetrics(register: Registry): {
     journalRecords: new Gauge({name: "calendar_journal_records", help: "Records in the journal (its length)", registers}),
     journalSegments: new Gauge({name: "calendar_journal_segments", help: "Journal segment files", registers}),
     indexLookups: new Counter({name: "calendar_index_lookups_total", help: "Commitment lookups by result", labelNames: ["result"] as const, registers}),
+    stamperPending: new Gauge({name: "calendar_stamper_pending_commitments", help: "Commitments in no stamp transaction yet", registers}),
+    stamperUnanchored: new Gauge({name: "calendar_stamper_unanchored_commitments", help: "Commitments without a journaled stamp (pending, in flight or waiting for confirmations)", registers}),
+    stamperUnconfirmedVersions: new Gauge({name: "calendar_stamper_unconfirmed_versions", help: "Broadcast versions of unconfirmed stamp transactions", registers}),
+    stamperWaiting: new Gauge({name: "calendar_stamper_waiting_transactions", help: "Mined stamp transactions waiting for enough confirmations", registers}),
+    stamperProblem: new Gauge({
+      name: "calendar_stamper_problem",
+      help: "1 while the stamper has this kind of problem (bitcoin-node, funds, fee-cap, deep-reorg, internal)",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    stamperDeepReorgs: new Counter({name: "calendar_stamper_deep_reorgs_total", help: "Journaled stamps revoked because their block left the best chain", registers}),
+    stampBroadcasts: new Counter({name: "calendar_stamp_broadcasts_total", help: "Stamp transaction versions broadcast (first or replacement)", labelNames: ["kind"] as const, registers}),
+    stamps: new Counter({name: "calendar_stamps_total", help: "Stamps journaled after enough confirmations", registers}),
+    stampedCommitments: new Counter({name: "calendar_stamped_commitments_total", help: "Commitments given complete proofs", registers}),
+    stampFeeSats: new Counter({name: "calendar_stamp_fees_sats_total", help: "Fees paid by confirmed stamps, satoshis", registers}),
   };
 }
 

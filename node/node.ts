@@ -22,8 +22,15 @@ import type {Metrics} from "./metrics.ts";
 import type {NodeOptions} from "./options.ts";
 import {CoreRpcBackend} from "./bitcoin/core-rpc.ts";
 import {defaultFundingWatchOptions, FundingWatch} from "./bitcoin/funding-watch.ts";
+import {Stamper} from "./stamper/stamper.ts";
+import type {StamperPhase} from "./stamper/stamper.ts";
 
-export type NodeModules = {logger: Logger; clock: Clock};
+export type NodeModules = {
+  logger: Logger;
+  clock: Clock;
+  /** Test hook: told of each stamping phase (crash tests kill the process there). */
+  onStamperPhase?: (phase: StamperPhase) => void;
+};
 
 async function readVersion(): Promise<string> {
   try {
@@ -41,8 +48,8 @@ export class CalendarNode {
   readonly api: ApiServer;
   readonly metrics: Metrics;
   readonly register: Registry;
-  /** The Bitcoin node and stamping funds, when a Bitcoin backend is configured. */
-  readonly bitcoin: {backend: CoreRpcBackend; funding: FundingWatch} | null;
+  /** The Bitcoin node, stamping funds and stamper, when a Bitcoin backend is configured. */
+  readonly bitcoin: {backend: CoreRpcBackend; funding: FundingWatch; stamper: Stamper} | null;
   private readonly logger: Logger;
   private url: string;
   private address: {host: string; port: number} | null = null;
@@ -61,7 +68,18 @@ export class CalendarNode {
     if (opts.bitcoin.rpcUrl !== null) {
       const blog = logger.child({module: "bitcoin"});
       const backend = new CoreRpcBackend({url: opts.bitcoin.rpcUrl, cookieFile: opts.bitcoin.cookieFile, wallet: opts.bitcoin.wallet}, {logger: blog});
-      this.bitcoin = {backend, funding: new FundingWatch({...defaultFundingWatchOptions, dataDir: opts.dataDir}, {backend, logger: blog})};
+      const funding = new FundingWatch({...defaultFundingWatchOptions, dataDir: opts.dataDir}, {backend, logger: blog});
+      const stamper = new Stamper(opts.stamper, {
+        calendar,
+        backend,
+        fundingKey: () => funding.fundingKey,
+        dataDir: opts.dataDir,
+        logger: logger.child({module: "stamper"}),
+        metrics,
+        clock,
+        ...(modules.onStamperPhase ? {onPhase: modules.onStamperPhase} : {}),
+      });
+      this.bitcoin = {backend, funding, stamper};
     }
     const bitcoin = this.bitcoin;
     this.aggregator = new Aggregator(opts.aggregator, {calendar, logger: logger.child({module: "aggregator"}), metrics, clock}, () => this.url);
@@ -70,7 +88,7 @@ export class CalendarNode {
       version,
       calendarId: identity.peerId,
       uri: this.url,
-      pendingCommitments: calendar.store.length,
+      pendingCommitments: bitcoin ? bitcoin.stamper.status().pendingCommitments : calendar.store.length,
       journalRecords: calendar.store.length,
       journalSegments: calendar.store.segmentCount,
       journalBytes: calendar.store.bytes,
@@ -79,9 +97,11 @@ export class CalendarNode {
       roundIntervalMs: opts.aggregator.roundIntervalMs,
       uptimeSeconds: Math.floor((clock.now() - started) / 1000),
       bitcoin: bitcoin ? bitcoin.funding.status : null,
+      stamper: bitcoin ? bitcoin.stamper.status() : null,
     });
-    const health = (): string | null => (calendar.store.failure ? "journal write failed" : null);
-    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, calendar, logger: logger.child({module: "http"}), metrics, register, status, health});
+    const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? null));
+    const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
+    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, calendar, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
   }
 
   /** Open storage (verifying and recovering the journal) and build the node, not yet listening. */
@@ -93,7 +113,15 @@ export class CalendarNode {
     const register = new Registry();
     const metrics = createMetrics(register);
     const calendar = await Calendar.open(opts.dataDir, opts.journal, {logger: logger.child({module: "calendar"}), metrics, identity});
-    return new CalendarNode(opts, modules, identity, calendar, register, metrics, await readVersion());
+    try {
+      const node = new CalendarNode(opts, modules, identity, calendar, register, metrics, await readVersion());
+      // Refuses to start on a damaged stamper state file: it may hold the only record of a broadcast.
+      await node.bitcoin?.stamper.load();
+      return node;
+    } catch (e) {
+      await calendar.close().catch(() => {});
+      throw e;
+    }
   }
 
   /** Start listening; resolves with the bound address. */
@@ -105,6 +133,7 @@ export class CalendarNode {
     if (this.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
     this.address = addr;
     this.bitcoin?.funding.start();
+    this.bitcoin?.stamper.start();
     this.status = "started";
     this.logger.info("calendar node started", {url: this.url, peerId: this.identity.peerId, journalRecords: this.calendar.store.length});
     return {...addr, url: this.url};
@@ -124,6 +153,7 @@ export class CalendarNode {
       await this.api.finish();
       await closed;
       if (this.bitcoin) {
+        await this.bitcoin.stamper.stop();
         await this.bitcoin.funding.stop();
         this.bitcoin.backend.close();
       }

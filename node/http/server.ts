@@ -3,10 +3,12 @@
  * DESIGN §3), HTTP/1.1 with keep-alive on node:http:
  *
  *   POST /digest            0..64-byte body, any Content-Type → 200 partial proof
- *   GET  /timestamp/<hex>   404 "Pending confirmation in Bitcoin blockchain" | 404 "Not found" | 400 bad hex
- *   GET  /tip               404 (no unconfirmed stamp transaction yet)
+ *   GET  /timestamp/<hex>   200 complete proof | 404 "Pending confirmation in Bitcoin blockchain"
+ *                           | 404 "Timestamped by transaction <txid>; waiting for K confirmations"
+ *                           | 404 "Not found" | 400 bad hex
+ *   GET  /tip               200 the 32-byte merkle tip of the newest unconfirmed stamp | 404 empty
  *   GET  /                  status page (HTML, or JSON for Accept: application/json)
- *   GET  /healthz           200 ok | 503 with the reason
+ *   GET  /healthz           200 "ok" or "degraded: <warnings>" | 503 with the reason
  *   GET  /metrics           Prometheus text
  *
  * Anything malformed gets a 4xx with a reason, including what node's HTTP
@@ -37,8 +39,12 @@ export type ApiModules = {
   metrics: Metrics | null;
   register: Registry | null;
   status: () => StatusInfo;
-  /** Null when healthy, else why not (journal failed, stopping). */
+  /** Null when healthy, else why not (journal failed, deep reorg): /healthz answers 503. */
   health: () => string | null;
+  /** Problems that leave the calendar serving (out of funds, Bitcoin node down): /healthz stays 200 but says so. */
+  warnings?: () => string[];
+  /** The stamper's view, when there is one. */
+  stamper?: {waitingReason(seq: number): string | null; tip(): Uint8Array | null} | null;
 };
 
 /** Longest hex we even try to decode: twice the 4096-byte message limit. */
@@ -181,11 +187,13 @@ export class ApiServer {
     switch (route) {
       case "timestamp":
         return this.getTimestamp(res, path.slice("/timestamp/".length));
-      case "tip":
-        // No stamp transaction is ever waiting yet (Bitcoin comes in a later
-        // issue): otsd's idle answer, 404 with an empty body.
-        send(res, 404, "", "text/plain");
+      case "tip": {
+        const tip = this.m.stamper?.tip() ?? null;
+        // otsd's idle answer is a 404 with an empty body and no Cache-Control.
+        if (tip === null) send(res, 404, "", "text/plain");
+        else send(res, 200, tip, "application/octet-stream", {"Cache-Control": CacheControl.tip});
         return;
+      }
       case "status": {
         const s = this.m.status();
         const json = req.headers.accept === "application/json";
@@ -195,8 +203,10 @@ export class ApiServer {
       }
       case "healthz": {
         const problem = this.status === "started" ? this.m.health() : "stopping";
-        if (problem === null) sendText(res, 200, "ok", {"Cache-Control": "no-store"});
-        else sendText(res, 503, problem, {"Cache-Control": "no-store"});
+        const warnings = this.m.warnings?.() ?? [];
+        if (problem !== null) sendText(res, 503, problem, {"Cache-Control": "no-store"});
+        else if (warnings.length > 0) sendText(res, 200, `degraded: ${warnings.join("; ")}`, {"Cache-Control": "no-store"});
+        else sendText(res, 200, "ok", {"Cache-Control": "no-store"});
         return;
       }
       case "metrics": {
@@ -263,7 +273,12 @@ export class ApiServer {
       return;
     }
     const found = await this.m.calendar.lookup(msg);
-    sendText(res, 404, found ? Reason.pending : Reason.notFound, {"Cache-Control": CacheControl.minute});
+    if (found?.state === "stamped") {
+      send(res, 200, found.proof, "application/octet-stream", {"Cache-Control": CacheControl.year});
+      return;
+    }
+    const reason = found === null ? Reason.notFound : (this.m.stamper?.waitingReason(found.seq) ?? Reason.pending);
+    sendText(res, 404, reason, {"Cache-Control": CacheControl.minute});
   }
 }
 

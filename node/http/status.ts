@@ -4,6 +4,7 @@
  * Keys follow otsd's where they mean the same thing.
  */
 import type {BitcoinStatus} from "../bitcoin/funding-watch.ts";
+import type {StamperStatus} from "../stamper/stamper.ts";
 
 export type StatusInfo = {
   version: string;
@@ -19,20 +20,30 @@ export type StatusInfo = {
   uptimeSeconds: number;
   /** Null when the node runs without a Bitcoin backend. */
   bitcoin: BitcoinStatus | null;
+  /** Null when the node runs without a Bitcoin backend. */
+  stamper: StamperStatus | null;
 };
+
+/** The unconfirmed transaction taking new commitments: the newest in flight. */
+function latestInFlight(st: StamperStatus | null): StamperStatus["inFlight"][number] | null {
+  return st?.inFlight.at(-1) ?? null;
+}
 
 const BTC = 100_000_000;
 
 /** otsd's key names where they apply (PROTOCOL-NOTES §2.1), then ours. */
 export function statusJson(s: StatusInfo): string {
+  const st = s.stamper;
+  const flight = latestInFlight(st);
   return JSON.stringify({
     version: s.version,
     pending_commitments: s.pendingCommitments,
-    txs_waiting_for_confirmation: 0,
-    most_recent_tx: null,
-    tip: null,
-    best_block: s.bitcoin?.bestBlock ?? null,
-    block_height: s.bitcoin?.height ?? null,
+    txs_waiting_for_confirmation: st?.waiting.length ?? 0,
+    most_recent_tx: flight?.versions.at(-1)?.txid ?? null,
+    prior_versions: flight?.versions.slice(0, -1).map((v) => v.txid) ?? [],
+    tip: st?.tip ?? null,
+    best_block: st?.bestBlock ?? s.bitcoin?.bestBlock ?? null,
+    block_height: st?.bestHeight ?? s.bitcoin?.height ?? null,
     // otsd reports the balance in BTC; satoshis beside it avoid float rounding.
     balance: s.bitcoin?.balanceSats == null ? null : Number(s.bitcoin.balanceSats) / BTC,
     address: s.bitcoin?.address ?? null,
@@ -41,6 +52,13 @@ export function statusJson(s: StatusInfo): string {
     bitcoin_chain: s.bitcoin?.chain ?? null,
     funding_descriptor: s.bitcoin?.descriptor ?? null,
     bitcoin_error: s.bitcoin?.error ?? null,
+    // The newest journaled stamps (otsd lists its recent transactions here).
+    transactions: st?.recent.map((t) => ({txid: t.txid, height: t.height, block: t.blockHash, commitments: t.leaves, fee_sats: t.feeSats, vsize: t.vsize, fee_rate: Math.round(t.feeRate * 100) / 100})) ?? [],
+    confirmations_required: st?.confirmationsRequired ?? null,
+    unanchored_commitments: st?.unanchoredCommitments ?? s.pendingCommitments,
+    in_flight: st?.inFlight.map((c) => ({first_height: c.firstHeight, versions: c.versions.map((v) => ({txid: v.txid, fee_rate: Math.round(v.feeRate * 100) / 100, fee_sats: v.feeSats, vsize: v.vsize, commitments: v.leaves, height: v.height}))})) ?? [],
+    waiting: st?.waiting.map((w) => ({txid: w.txid, height: w.height, confirmations: w.confirmations, commitments: w.leaves})) ?? [],
+    stamper_problems: st?.problems.map((p) => ({kind: p.kind, message: p.message, red: p.red})) ?? [],
     calendar_id: s.calendarId,
     uri: s.uri,
     journal_records: s.journalRecords,
@@ -63,7 +81,6 @@ export function statusHtml(s: StatusInfo): string {
     ["Calendar URI", s.uri],
     ["Calendar id", s.calendarId],
     ["Pending commitments", String(s.pendingCommitments)],
-    ["Transactions waiting for confirmation", "0 (no Bitcoin stamper configured)"],
     ["Journal records", String(s.journalRecords)],
     ["Journal segments", String(s.journalSegments)],
     ["Journal bytes", String(s.journalBytes)],
@@ -83,6 +100,21 @@ export function statusHtml(s: StatusInfo): string {
       ["Balance", b.balanceSats === null ? "unknown" : `${(Number(b.balanceSats) / BTC).toFixed(8)} BTC`],
     );
     if (b.error !== null) rows.push(["Bitcoin node problem", b.error]);
+  }
+  const st = s.stamper;
+  if (st === null) rows.push(["Stamping", "off (no Bitcoin node configured)"]);
+  else {
+    const flight = latestInFlight(st);
+    rows.push(["Confirmations required", String(st.confirmationsRequired)], ["Commitments without a proof yet", String(st.unanchoredCommitments)], ["Current tip", st.tip ?? "none"]);
+    if (flight) {
+      const latest = flight.versions.at(-1);
+      if (latest) rows.push(["Transaction in flight", `${latest.txid} (${flight.versions.length} version${flight.versions.length === 1 ? "" : "s"})`]);
+      for (const [i, v] of flight.versions.entries()) rows.push([`  version ${i + 1}`, `${v.txid} ${v.feeRate.toFixed(2)} sat/vB, ${v.feeSats} sats, ${v.leaves} commitments, built at ${v.height}`]);
+    }
+    rows.push(["Transactions waiting for confirmation", String(st.waiting.length)]);
+    for (const w of st.waiting) rows.push(["  waiting", `${w.txid} in block ${w.height}, ${w.confirmations}/${st.confirmationsRequired} confirmations, ${w.leaves} commitments`]);
+    for (const t of st.recent) rows.push(["Stamp", `${t.txid} block ${t.height}: ${t.leaves} commitments, ${t.feeSats} sats fee, ${t.vsize} vB (${t.feeRate.toFixed(2)} sat/vB)`]);
+    for (const p of st.problems) rows.push([p.red ? "PROBLEM" : "Warning", p.message]);
   }
   return `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>OpenTimestamps calendar ${esc(s.uri)}</title></head>

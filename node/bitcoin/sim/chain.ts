@@ -517,6 +517,27 @@ export class SimulatedChain {
     return out;
   }
 
+  /**
+   * Mines one block holding exactly `txs` (after the coinbase), as a miner
+   * whose mempool differs from ours would: one that still has an earlier
+   * version of a replaced transaction, say. Their inputs must be unspent in
+   * the active chain (or created earlier in `txs`); mempool transactions that
+   * conflict with them are dropped when the block connects.
+   */
+  mineWith(txs: readonly Transaction[], script: Uint8Array): SimulatedBlock {
+    const created = new Set<string>();
+    for (const tx of txs) {
+      for (const input of tx.ins) {
+        const prev = hashToDisplayHex(input.hash);
+        if (this.coin(prev, input.index) === null && !created.has(`${prev}:${input.index}`)) throw new RangeError(`mineWith: ${tx.getId()} spends ${prev}:${input.index}, which is not unspent in the active chain`);
+      }
+      tx.outs.forEach((_, i) => created.add(`${tx.getId()}:${i}`));
+    }
+    const block = this.buildBlock(this.tip(), script, [...txs]);
+    this.addBlock(block);
+    return block;
+  }
+
   private selectForBlock(): Transaction[] {
     const chosen: Transaction[] = [];
     const taken = new Set<string>();
