@@ -22,6 +22,13 @@ import {JournalError, journalError, JournalErrorCode} from "./errors.ts";
 import {decodeFrame, isKnownKind, isOptionalKind, RecordKind} from "./record.ts";
 import type {RecordFrame} from "./record.ts";
 import {decodeRound} from "./round.ts";
+import {decodeStamp, decodeStampRevoked} from "./stamp.ts";
+
+const PAYLOAD_DECODERS = new Map<number, (payload: Uint8Array) => unknown>([
+  [RecordKind.ROUND, decodeRound],
+  [RecordKind.STAMP, decodeStamp],
+  [RecordKind.STAMP_REVOKED, decodeStampRevoked],
+]);
 import {readU32, readU64, readVaruintStrict, varuintSize, writeU32, writeU64, writeVaruintAt} from "./varint.ts";
 
 export const SEGMENT_MAGIC = new TextEncoder().encode("OTSFEDJL");
@@ -163,9 +170,12 @@ export function scanSegment(buf: Uint8Array, opts: ScanOptions, onRecord?: (r: S
       }
       throw e;
     }
-    if (frame.kind === RecordKind.ROUND) {
+    // Known kinds are decoded here so that a bad payload stops the open
+    // (naming the record) instead of a proof being derived from it later.
+    const decode = PAYLOAD_DECODERS.get(frame.kind);
+    if (decode !== undefined) {
       try {
-        decodeRound(frame.payload);
+        decode(frame.payload);
       } catch (e) {
         if (e instanceof JournalError) throw journalError(e.code, `record ${seq}: ${e.message}`, p);
         throw e;
