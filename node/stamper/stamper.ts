@@ -142,6 +142,8 @@ export class Stamper {
   private revoked: SeqRange[][] = [];
   /** Cycles the node said it cannot relay (inputs gone), with the tip height when first seen. */
   private readonly missingInputs = new Map<number, number>();
+  /** Tip height at which each unconfirmed cycle's presence in the mempool was last checked. */
+  private readonly poolChecked = new Map<number, number>();
   private reconciled = false;
   private readonly controller = new AbortController();
   private loop: Promise<void> | null = null;
@@ -376,7 +378,8 @@ export class Stamper {
     if (state.cycles.length !== before) changed = true;
 
     for (const s of recent) {
-      if (s.height > tip.height || s.height > tip.height - 144) {
+      // Deeper than the chain view's memory, a reorg is out of scope (and of Bitcoin's history).
+      if (s.height > tip.height - 144) {
         const onChain = await this.activeHashAt(s.height, signal);
         if (onChain === null || !bytesEqual(onChain, s.blockHash)) await this.revoke(s, tip.height);
       }
@@ -542,7 +545,9 @@ export class Stamper {
     const state = this.state as StamperState;
     for (const c of state.cycles.filter((x) => !x.mined)) {
       const v = newest(c);
-      if (v.height >= tip.height && !this.missingInputs.has(c.id)) continue;
+      // Once per block, and not for a version built at this very tip.
+      if (v.height >= tip.height || this.poolChecked.get(c.id) === tip.height) continue;
+      this.poolChecked.set(c.id, tip.height);
       let inPool = false;
       for (let i = c.versions.length - 1; i >= 0 && !inPool; i--) inPool = (await this.m.backend.getMempoolEntry((c.versions[i] as StampVersion).txid, signal)) !== null;
       if (inPool) {
