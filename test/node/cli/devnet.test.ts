@@ -1,6 +1,8 @@
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {spawn} from "node:child_process";
+import {toHex} from "../../../protocol/ots/bytes.ts";
+import {proofLeaf} from "../calendar/support.ts";
 import {fileURLToPath} from "node:url";
 import {withTimeout} from "../../support/timeout.ts";
 
@@ -49,8 +51,18 @@ devnet("should print one ready line, serve a calendar on the simulated chain and
     assert.ok((status.balance_sats as number) > 0, "the devnet funds the calendar's stamping address");
     const confirmed = (await rpcCall(ready.bitcoinRpc, "listunspent", [1, 9_999_999, [status.address]], signal, "/wallet/otsfed")) as Array<{confirmations: number}>;
     assert.ok(confirmed.length > 0 && confirmed.every((u) => u.confirmations >= 1), "the funding is confirmed by the time the devnet is ready");
-    const posted = await fetch(`${cal}/digest`, {method: "POST", body: new Uint8Array(32).fill(9), signal});
+    const digest = new Uint8Array(32).fill(9);
+    const posted = await fetch(`${cal}/digest`, {method: "POST", body: digest, signal});
     assert.is(posted.status, 200);
+    // The devnet stamps on its own: the proof completes a few blocks later.
+    const commitment = proofLeaf(new Uint8Array(await posted.arrayBuffer()), digest).msg;
+    let proof: Response | null = null;
+    for (let i = 0; i < 300 && proof?.status !== 200; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      proof = await fetch(`${cal}/timestamp/${toHex(commitment)}`, {signal});
+      await proof.arrayBuffer();
+    }
+    assert.is(proof?.status, 200, "the devnet completed the proof");
     // The simulated chain answers bitcoind's calls.
     assert.ok((await rpcCall(ready.bitcoinRpc, "getblockcount", [], signal)) as number > 100);
     child.kill("SIGINT");
