@@ -22,6 +22,7 @@ import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import {CommitmentIndex, INDEX_DIR, INDEX_SCHEMA_VERSION} from "./commitment-index.ts";
 import type {IndexPut} from "./commitment-index.ts";
+import {StoreError} from "./errors.ts";
 import {nativeSha256} from "./fsutil.ts";
 import {JournalStore} from "./journal-store.ts";
 import type {JournalEntry, JournalOptions, JournalPosition, RecoveryReport} from "./journal-store.ts";
@@ -160,8 +161,21 @@ export class Calendar {
       } else {
         sync = {mode: "current", records: 0, seconds: 0};
       }
-      const stamps = new StampDirectory();
-      for await (const st of index.stamps()) stamps.add(st);
+      let stamps = new StampDirectory();
+      try {
+        for await (const st of index.stamps()) stamps.add(st);
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e;
+        // A damaged stamp entry: the index is derived, so rebuild it from the journal.
+        logger.warn("index stamp entries unreadable; rebuilding", {reason: e.message});
+        const t1 = performance.now();
+        await index.reset(identity.calendarId, genesisChainHash(identity.calendarId, nativeSha256));
+        const n = await replayIntoIndex(store, index, tag, 0);
+        if (n === 0) await index.put([], store.length, store.chainHash);
+        sync = {mode: "rebuild", records: n, seconds: (performance.now() - t1) / 1000, reason: "stamp entries unreadable"};
+        stamps = new StampDirectory();
+        for await (const st of index.stamps()) stamps.add(st);
+      }
       logger.info("index ready", {...sync, liveStamps: stamps.size});
       return new Calendar(store, index, modules, report, sync, stamps);
     } catch (e) {
@@ -197,16 +211,22 @@ export class Calendar {
    * for these leaves (saves rebuilding it from the journal).
    */
   async commitStamp(record: StampRecord, warm?: {seqs: Float64Array; leaves: Uint8Array; tree: StampProofSet["tree"]}): Promise<LiveStamp> {
-    // Check before writing: a wrong record would derive wrong proofs forever.
-    const set = warm ? makeProofSet(record, warm.seqs, warm.leaves, warm.tree) : null;
-    for (const r of record.ranges) {
-      if (this.stamps.covering(r.from) !== null || this.stamps.coversBetween(r.from - 1, r.to)) throw new RangeError(`stamp range ${r.from}..${r.to} overlaps a live stamp`);
-    }
     return this.serialized(async () => {
+      // Checked inside the queue (no other stamp can land in between) and
+      // before writing: a wrong record would derive wrong proofs forever.
+      for (const r of record.ranges) {
+        if (this.stamps.covering(r.from) !== null || this.stamps.coversBetween(r.from - 1, r.to)) throw new RangeError(`stamp range ${r.from}..${r.to} overlaps a live stamp`);
+      }
+      let set: StampProofSet;
+      if (warm) set = makeProofSet(record, warm.seqs, warm.leaves, warm.tree);
+      else {
+        const {seqs, leaves} = await this.readRoundLeaves(record.ranges);
+        set = makeProofSet(record, Float64Array.from(seqs), leaves);
+      }
       const pos = await this.appendOne({kind: RecordKind.STAMP, payload: encodeStamp(record)});
       const live = liveStampOf(record, pos);
       this.stamps.add(live);
-      if (set) this.proofs.put(pos.seq, set);
+      this.proofs.put(pos.seq, set);
       await this.indexAfterAppend([], {add: [live], remove: []}, pos.seq);
       return live;
     });
@@ -214,9 +234,9 @@ export class Calendar {
 
   /** Journal that a live stamp's block left the best chain; its rounds have no proof again. */
   async revokeStamp(stampSeq: number, height: number): Promise<LiveStamp> {
-    const live = this.stamps.get(stampSeq);
-    if (live === null) throw new RangeError(`no live stamp at record ${stampSeq}`);
     return this.serialized(async () => {
+      const live = this.stamps.get(stampSeq);
+      if (live === null) throw new RangeError(`no live stamp at record ${stampSeq}`);
       const pos = await this.appendOne({kind: RecordKind.STAMP_REVOKED, payload: encodeStampRevoked({stampSeq, height})});
       this.stamps.remove(stampSeq);
       this.proofs.drop(stampSeq);

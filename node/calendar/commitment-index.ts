@@ -75,7 +75,7 @@ function stampKey(seq: number): Buffer {
 
 /** pos(20) ‖ txid(32) ‖ blockHash(32) ‖ height u32 ‖ leaves u32 ‖ fee u64 ‖ vsize u32 ‖ n u32 ‖ n × (from u64 ‖ to u64). */
 function encodeLiveStamp(s: LiveStamp): Buffer {
-  const v = Buffer.allocUnsafe(20 + 64 + 24 + 4 + 16 * s.ranges.length);
+  const v = Buffer.allocUnsafe(108 + 16 * s.ranges.length);
   encodePosition(s.pos).copy(v, 0);
   v.set(s.txid, 20);
   v.set(s.blockHash, 52);

@@ -104,9 +104,9 @@ export function statusHtml(s: StatusInfo): string {
   const st = s.stamper;
   if (st === null) rows.push(["Stamping", "off (no Bitcoin node configured)"]);
   else {
-    const flight = latestInFlight(st);
     rows.push(["Confirmations required", String(st.confirmationsRequired)], ["Commitments without a proof yet", String(st.unanchoredCommitments)], ["Current tip", st.tip ?? "none"]);
-    if (flight) {
+    // Usually one; an older one stays unconfirmed after a reorg while a newer one starts.
+    for (const flight of st.inFlight) {
       const latest = flight.versions.at(-1);
       if (latest) rows.push(["Transaction in flight", `${latest.txid} (${flight.versions.length} version${flight.versions.length === 1 ? "" : "s"})`]);
       for (const [i, v] of flight.versions.entries()) rows.push([`  version ${i + 1}`, `${v.txid} ${v.feeRate.toFixed(2)} sat/vB, ${v.feeSats} sats, ${v.leaves} commitments, built at ${v.height}`]);

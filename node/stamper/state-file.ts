@@ -14,11 +14,11 @@
  * it forget a broadcast.
  */
 import {mkdir, readFile} from "node:fs/promises";
-import {join} from "node:path";
+import {dirname, join} from "node:path";
 import {CalendarError} from "../../protocol/errors.ts";
 import {fromHex, toHex} from "../../protocol/ots/bytes.ts";
 import type {SeqRange} from "../../protocol/journal/stamp.ts";
-import {writeFileAtomic} from "../calendar/fsutil.ts";
+import {fsyncDir, writeFileAtomic} from "../calendar/fsutil.ts";
 
 export const STAMPER_DIR = "stamper";
 export const STATE_FILE = "state.json";
@@ -127,7 +127,7 @@ class Fields {
   bytes(k: string, len?: number): Uint8Array {
     const v = this.o[k];
     const b = typeof v === "string" ? fromHex(v) : null;
-    if (b === null || (len !== undefined && b.length !== len)) throw bad(`${this.at}.${k} is not ${len ?? "some"} bytes of hex`);
+    if (b === null || b.length === 0 || (len !== undefined && b.length !== len)) throw bad(`${this.at}.${k} is not ${len ?? "some"} bytes of hex`);
     return b;
   }
 
@@ -244,7 +244,8 @@ export class StamperStateFile {
 
   /** Durably replace the saved state (atomic: old or new after a crash, never a mix). */
   async save(state: StamperState): Promise<void> {
-    await mkdir(this.dir, {recursive: true});
+    // A new directory's entry must be durable too, or a power cut could take the file with it.
+    if ((await mkdir(this.dir, {recursive: true})) !== undefined) await fsyncDir(dirname(this.dir));
     await writeFileAtomic(this.dir, STATE_FILE, encodeState(state));
   }
 }
