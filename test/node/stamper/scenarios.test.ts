@@ -7,6 +7,8 @@
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {randomBytes} from "node:crypto";
+import {rm} from "node:fs/promises";
+import {join} from "node:path";
 import {decodeBlockHeader} from "../../../protocol/bitcoin/header.ts";
 import {bytesEqual} from "../../../protocol/ots/bytes.ts";
 import {listAttestations} from "../../../protocol/ots/evaluate.ts";
@@ -262,6 +264,26 @@ scenarios("should raise the feerate on every block to the maximum by the deadlin
     assert.is(inFlightVersions(h.node).length, 5);
     const mempool = inFlightVersions(h.node).filter((v) => h.chain.mempoolEntry(v.txid) !== null);
     assert.is(mempool.length, 1, "only the newest version is in the mempool");
+  } finally {
+    await h.close();
+  }
+}));
+
+scenarios("should serve the same proofs after a restart, rebuilt from the journal :: clean stop, then index deleted", withTimeout(60_000, async () => {
+  const h = await startHarness({stamper: {confirmations: 2}});
+  try {
+    const cs = [await submit(h.url, digest()), await submit(h.url, digest()), await submit(h.url, digest())];
+    await mining(h, () => expectProofs(h, cs));
+    const before = await Promise.all(cs.map((c) => fetchTimestamp(h.url, c)));
+    await h.restart();
+    const warm = await Promise.all(cs.map((c) => fetchTimestamp(h.url, c)));
+    for (const [i, r] of warm.entries()) assert.equal(r.body, before[i]?.body, `proof ${i} after a restart`);
+    await h.node.stop();
+    await rm(join(h.dir, "data", "index"), {recursive: true});
+    await h.restart();
+    const rebuilt = await Promise.all(cs.map((c) => fetchTimestamp(h.url, c)));
+    for (const [i, r] of rebuilt.entries()) assert.equal(r.body, before[i]?.body, `proof ${i} after an index rebuild`);
+    assert.is((await healthz(h.url)).text, "ok");
   } finally {
     await h.close();
   }
