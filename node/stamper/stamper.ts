@@ -145,6 +145,8 @@ export class Stamper {
   /** Tip height at which each unconfirmed cycle's presence in the mempool was last checked. */
   private readonly poolChecked = new Map<number, number>();
   private reconciled = false;
+  /** Tip height at which the node last refused a first version: try again on the next block, not every poll. */
+  private refusedAt = -1;
   private readonly controller = new AbortController();
   private loop: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -591,7 +593,7 @@ export class Stamper {
 
   private async maybeStartCycle(key: FundingKey, tip: BlockRef, signal: AbortSignal): Promise<void> {
     const state = this.state as StamperState;
-    if (this.m.clock.now() - state.lastCycleStartMs < this.opts.intervalMs) return;
+    if (this.m.clock.now() - state.lastCycleStartMs < this.opts.intervalMs || this.refusedAt === tip.height) return;
     const sel = this.pendingSelection(null);
     if (sel.seqs.length === 0) return;
     const coin = await this.pickCoin(key, signal);
@@ -605,10 +607,12 @@ export class Stamper {
       if (rate === null) break;
       cycle.startFeeRate = rate;
       const outcome = await this.sendVersion(cycle, key, sel, rate, tip, signal, true);
-      if (outcome === "sent" || outcome === "stop") return;
+      if (outcome === "sent") return;
+      if (outcome === "stop") break;
       // "low-fee": the node wants more; step up like otsd (×1.25), within the caps.
       rate *= 1.25;
     }
+    this.refusedAt = tip.height;
   }
 
   /** The largest confirmed coin of ours no cycle spends; null (with the reason shown) when there is none. */
@@ -669,6 +673,7 @@ export class Stamper {
       timeMs: this.m.clock.now(),
     };
     this.phase("version-built");
+    const lastStart = state.lastCycleStartMs;
     c.versions.push(v);
     if (first) {
       state.cycles.push(c);
@@ -687,7 +692,11 @@ export class Stamper {
         return "sent";
       }
       c.versions.pop();
-      if (c.versions.length === 0) state.cycles = state.cycles.filter((x) => x !== c);
+      if (c.versions.length === 0) {
+        // Nothing went out: the next tick may try again without waiting an interval.
+        state.cycles = state.cycles.filter((x) => x !== c);
+        state.lastCycleStartMs = lastStart;
+      }
       await this.save();
       const lowFee = e instanceof BitcoinError && (e.code === BitcoinErrorCode.MIN_RELAY_FEE_NOT_MET || e.code === BitcoinErrorCode.INSUFFICIENT_FEE);
       this.logger.warn("stamper: the Bitcoin node refused a stamp transaction", {txid: toDisplayHex(v.txid), feeRate: v.feeRate, error: describe(e)});
