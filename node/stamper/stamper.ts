@@ -547,8 +547,8 @@ export class Stamper {
     const state = this.state as StamperState;
     for (const c of state.cycles.filter((x) => !x.mined)) {
       const v = newest(c);
-      // Once per block, and not for a version built at this very tip.
-      if (v.height >= tip.height || this.poolChecked.get(c.id) === tip.height) continue;
+      // Once per block (and at once after a restart, which may have cut a broadcast short).
+      if (this.poolChecked.get(c.id) === tip.height) continue;
       this.poolChecked.set(c.id, tip.height);
       let inPool = false;
       for (let i = c.versions.length - 1; i >= 0 && !inPool; i--) inPool = (await this.m.backend.getMempoolEntry((c.versions[i] as StampVersion).txid, signal)) !== null;
