@@ -329,7 +329,8 @@ export class JournalStore {
       const seg = this.segments[i] as SegmentInfo;
       const segEnd = seg.firstSeq + seg.records;
       if (segEnd <= fromSeq || seg.firstSeq >= end) continue;
-      const buf = new Uint8Array(await readFile(join(this.dir, seg.file)));
+      // A Buffer is a Uint8Array: no second 16 MB copy per segment.
+      const buf: Uint8Array = await readFile(join(this.dir, seg.file));
       let p = decodeSegmentHeader(buf).size;
       let seq = seg.firstSeq;
       let batch: ReplayedRecord[] = [];

@@ -89,15 +89,17 @@ export class UnanchoredRounds {
 
   /** The rounds `keep` accepts, in order. */
   select(keep: (seq: number) => boolean): RoundSelection {
-    const pos: number[] = [];
-    for (let i = 0; i < this.n; i++) if (keep(this.seqs[i] as number)) pos.push(i);
-    const seqs = new Float64Array(pos.length);
-    const leaves = new Uint8Array(pos.length * 32);
-    pos.forEach((p, j) => {
+    const positions = new Int32Array(this.n);
+    let m = 0;
+    for (let i = 0; i < this.n; i++) if (keep(this.seqs[i] as number)) positions[m++] = i;
+    const seqs = new Float64Array(m);
+    const leaves = new Uint8Array(m * 32);
+    for (let j = 0; j < m; j++) {
+      const p = positions[j] as number;
       seqs[j] = this.seqs[p] as number;
       leaves.set(this.leaves.subarray(p * 32, p * 32 + 32), j * 32);
-    });
-    return {seqs, leaves, positions: Int32Array.from(pos)};
+    }
+    return {seqs, leaves, positions: positions.slice(0, m)};
   }
 
   /** The rounds inside `ranges`, in order. */

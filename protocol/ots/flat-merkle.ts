@@ -85,19 +85,28 @@ export class FlatMerkleTree {
    * builds no Op objects; the tests hold it equal to encoding path().
    */
   pathBytes(index: number): Uint8Array {
-    let levels = 0;
-    this.walk(index, () => levels++);
-    const out = new Uint8Array(levels * PATH_LEVEL_BYTES);
+    // One walk straight into a buffer sized for the deepest path (this is
+    // the hot path of serving proofs), trimmed to what was written.
+    this.checkIndex(index);
+    const out = new Uint8Array((this.levels.length - 1) * PATH_LEVEL_BYTES);
     let p = 0;
-    this.walk(index, (isLeft, sibling) => {
-      out[p] = isLeft ? OpTag.append : OpTag.prepend;
-      out[p + 1] = NODE;
-      out.set(sibling, p + 2);
-      out[p + 2 + NODE] = OpTag.sha256;
-      p += PATH_LEVEL_BYTES;
-    });
-    return out;
+    let i = index;
+    for (let lv = 0; lv < this.levels.length - 1; lv++) {
+      const level = this.levels[lv] as Uint8Array;
+      const isLeft = (i & 1) === 0;
+      const s = isLeft ? i + 1 : i - 1;
+      if (s * NODE < level.length) {
+        out[p] = isLeft ? OpTag.append : OpTag.prepend;
+        out[p + 1] = NODE;
+        out.set(level.subarray(s * NODE, (s + 1) * NODE), p + 2);
+        out[p + 2 + NODE] = OpTag.sha256;
+        p += PATH_LEVEL_BYTES;
+      }
+      i = Math.floor(i / 2);
+    }
+    return out.subarray(0, p);
   }
+
 
   private checkIndex(index: number): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.size) throw new RangeError(`leaf ${index} out of range`);

@@ -66,7 +66,7 @@ async function buildStamp(cal: Calendar, ranges: SeqRange[], height: number, opt
   const {root: merkleRoot, branch} = bitcoinMerkleBranch(txids, txIndex);
   const record: StampRecord = {ranges, leaves: seqs.length, root, tx, height, blockHash: h(`block ${height}`), txIndex, branch, feeSats: Number(st.feeSats), vsize: st.vsize};
   assert.ok(bytesEqual(stampMerkleRoot(record), merkleRoot), "the record's anchor reaches the block's merkle root");
-  return {record, merkleRoot, seqs, leaves, tree};
+  return {record, merkleRoot, seqs: Array.from(seqs), leaves, tree};
 }
 
 function warmOf(b: Built): {seqs: Float64Array; leaves: Uint8Array; tree: FlatMerkleTree} {
