@@ -20,7 +20,8 @@ import {ChildServer, startCalendarNode} from "./_child.ts";
 import {drive} from "./_load.ts";
 import type {Run} from "./_load.ts";
 import {commitmentHex, writeRoundJournal} from "./_rounds.ts";
-import {BenchBitcoin} from "./_sim-bitcoin.ts";
+import {SimulatedBitcoin} from "../node/bitcoin/sim/simulated-bitcoin.ts";
+import {systemClock} from "../node/clock.ts";
 import type {Figures} from "./run.ts";
 
 const CONFIRMATIONS = 6;
@@ -67,7 +68,7 @@ export async function main(args: string[]): Promise<Figures> {
 
   const base = await mkdtemp(join(tmpdir(), "otsfed-bench-query-"));
   const dataDir = join(base, "calendar");
-  const bitcoin = await BenchBitcoin.start();
+  const bitcoin = await SimulatedBitcoin.start({minerSeed: "bench miner"}, {clock: systemClock});
   let node: ChildServer | null = null;
   try {
     const journal = await writeRoundJournal(dataDir, rounds);
@@ -77,7 +78,7 @@ export async function main(args: string[]): Promise<Figures> {
     node = started.server;
     const url = started.url;
     const address = (await statusUntil(url, (s) => typeof s.address === "string" && s.address.length > 0)).address as string;
-    bitcoin.fund(address);
+    bitcoin.fund(address, 10_000_000n);
     // The version shows in the status once saved, before it is sent: wait for the broadcast itself.
     const sent = await node.waitFor("stamper: stamp transaction broadcast", 120_000);
     if (sent.obj.commitments !== rounds) throw new Error(`the stamp covers ${String(sent.obj.commitments)} commitments, expected ${rounds}`);

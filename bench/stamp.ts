@@ -37,7 +37,8 @@ import type {ChildServer} from "./_child.ts";
 import {sweep} from "./_load.ts";
 import {checkStampProof} from "./_verify-proof.ts";
 import {commitmentHex, writeRoundJournal} from "./_rounds.ts";
-import {BenchBitcoin} from "./_sim-bitcoin.ts";
+import {SimulatedBitcoin} from "../node/bitcoin/sim/simulated-bitcoin.ts";
+import {systemClock} from "../node/clock.ts";
 import type {Figures} from "./run.ts";
 
 const CONFIRMATIONS = 6;
@@ -73,7 +74,7 @@ export async function main(args: string[]): Promise<Figures> {
   if (nodeFlags.length > 0) console.log(`node CPU profiles go to ${profileDir}`);
   const base = await mkdtemp(join(tmpdir(), "otsfed-bench-stamp-"));
   const dataDir = join(base, "calendar");
-  const bitcoin = await BenchBitcoin.start();
+  const bitcoin = await SimulatedBitcoin.start({minerSeed: "bench miner"}, {clock: systemClock});
   let node: ChildServer | null = null;
   try {
     console.log(`stamp: ${rounds} rounds in ${dataDir}, K = ${CONFIRMATIONS}, ${connections} connections for the sweep`);
@@ -97,7 +98,7 @@ export async function main(args: string[]): Promise<Figures> {
 
     // --- fund, then the first broadcast: tree + transaction ---
     const address = (await statusUntil(url, (s) => typeof s.address === "string" && s.address.length > 0)).address as string;
-    bitcoin.fund(address);
+    bitcoin.fund(address, 10_000_000n);
     const funded = performance.now();
     const inFlight = await statusUntil(url, (s) => (s.in_flight?.[0]?.versions.length ?? 0) > 0, 10);
     const sawInFlight = performance.now();

@@ -12,12 +12,7 @@
 import {mkdtemp, rm} from "node:fs/promises";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {decodeSegwitAddress} from "../protocol/bitcoin/segwit-address.ts";
-import {SimulatedChain} from "./bitcoin/sim/chain.ts";
-import {SimulatedWallet} from "./bitcoin/sim/devnet-wallet.ts";
-import {SimulatedRpcServer} from "./bitcoin/sim/rpc-server.ts";
-import {SimulatedWatchWallets} from "./bitcoin/sim/watch-wallets.ts";
-import {keyPairFromSeed, p2wpkhScript} from "./bitcoin/signing.ts";
+import {SimulatedBitcoin} from "./bitcoin/sim/simulated-bitcoin.ts";
 import type {Clock} from "./clock.ts";
 import type {Logger} from "./logger.ts";
 import {CalendarNode} from "./node.ts";
@@ -47,8 +42,7 @@ const CALENDAR_FUNDING_SATS = 10_000_000n;
 export class Devnet {
   private readonly opts: DevnetOptions;
   private readonly modules: DevnetModules;
-  private chain: SimulatedChain | null = null;
-  private rpc: SimulatedRpcServer | null = null;
+  private bitcoin: SimulatedBitcoin | null = null;
   private node: CalendarNode | null = null;
   private ownedDir: string | null = null;
 
@@ -60,41 +54,30 @@ export class Devnet {
   async start(): Promise<DevnetInfo> {
     const {logger, clock} = this.modules;
     const dataDir = this.opts.dataDir ?? (this.ownedDir = await mkdtemp(join(tmpdir(), "otsfed-devnet-")));
-    const chain = (this.chain = new SimulatedChain({miningIntervalMs: this.opts.blockIntervalMs}, {clock, logger: logger.child({module: "simulated-chain"})}));
-    const minerScript = p2wpkhScript(keyPairFromSeed("devnet miner").publicKey);
-    // Coinbase outputs mature after 100 blocks: mine the devnet wallet's own
-    // coinbases first so that it has coins to hand out.
-    const wallet = new SimulatedWallet(chain);
-    wallet.ensureMatureCoins();
-    const wallets = new SimulatedWatchWallets(chain, () => clock.now() / 1000);
-    const rpc = (this.rpc = new SimulatedRpcServer({}, {chain, wallets, clock, logger: logger.child({module: "simulated-rpc"})}));
-    await rpc.start();
+    const bitcoin = (this.bitcoin = await SimulatedBitcoin.start({miningIntervalMs: this.opts.blockIntervalMs, minerSeed: "devnet miner"}, {clock, logger}));
 
     const opts = defaultNodeOptions();
     opts.dataDir = join(dataDir, "calendar-1");
     opts.http.listen = `${this.opts.host}:${this.opts.calendarPort}`;
-    opts.bitcoin.rpcUrl = rpc.url;
+    opts.bitcoin.rpcUrl = bitcoin.url;
     opts.stamper = {...devnetStamperOptions, fee: {...devnetStamperOptions.fee}};
     const node = (this.node = await CalendarNode.init(opts, {logger: logger.child({calendar: 1}), clock}));
     const {url} = await node.start();
     await node.bitcoin?.funding.refresh();
     const address = node.bitcoin?.funding.status.address;
     if (address) {
-      const program = decodeSegwitAddress("bcrt", address).program;
-      wallet.fund(Uint8Array.of(0x00, program.length, ...program), [CALENDAR_FUNDING_SATS], {confirm: false});
-      // Confirm the funding before reporting ready: the stamper spends only confirmed coins.
-      chain.mine(1, minerScript);
+      // Confirmed before reporting ready: the stamper spends only confirmed coins.
+      bitcoin.fund(address, CALENDAR_FUNDING_SATS);
       await node.bitcoin?.funding.refresh();
     }
-    chain.start(minerScript);
-    return {calendars: [url], bitcoinRpc: rpc.url, dataDir};
+    bitcoin.startMining();
+    return {calendars: [url], bitcoinRpc: bitcoin.url, dataDir};
   }
 
   /** Stops the calendar (durably), the chain and its endpoint; removes a temporary data dir. */
   async stop(): Promise<void> {
     await this.node?.stop();
-    this.chain?.stop();
-    await this.rpc?.stop();
+    await this.bitcoin?.stop();
     if (this.ownedDir) await rm(this.ownedDir, {recursive: true, force: true});
     this.ownedDir = null;
   }

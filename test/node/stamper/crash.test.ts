@@ -17,16 +17,14 @@ import {decodeTimestamp} from "../../../protocol/ots/timestamp.ts";
 import {listAttestations} from "../../../protocol/ots/evaluate.ts";
 import {decodeBlockHeader} from "../../../protocol/bitcoin/header.ts";
 import {hashToDisplayHex, sha256d} from "../../../protocol/bitcoin/hash.ts";
-import {decodeSegwitAddress} from "../../../protocol/bitcoin/segwit-address.ts";
 import {RecordKind} from "../../../protocol/journal/record.ts";
 import {scanSegment} from "../../../protocol/journal/segment.ts";
 import {decodeStamp, decodeStampRevoked} from "../../../protocol/journal/stamp.ts";
 import type {StampRecord} from "../../../protocol/journal/stamp.ts";
-import {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
-import {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
-import {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
-import {SimulatedWatchWallets} from "../../../node/bitcoin/sim/watch-wallets.ts";
-import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
+import type {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
+import type {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
+import type {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
+import {SimulatedBitcoin} from "../../../node/bitcoin/sim/simulated-bitcoin.ts";
 import {nativeSha256} from "../../../node/calendar/fsutil.ts";
 import {JOURNAL_DIR, listSegments} from "../../../node/calendar/journal-store.ts";
 import {verifyJournal} from "../../../node/calendar/verify.ts";
@@ -119,14 +117,8 @@ async function getProof(url: string, commitment: Uint8Array, signal: AbortSignal
 type Bitcoin = {chain: SimulatedChain; wallet: SimulatedWallet; rpc: SimulatedRpcServer; miner: Uint8Array};
 
 async function startBitcoin(): Promise<Bitcoin> {
-  const clock = systemClock;
-  const chain = new SimulatedChain({}, {clock});
-  const wallet = new SimulatedWallet(chain);
-  wallet.ensureMatureCoins();
-  const wallets = new SimulatedWatchWallets(chain, () => clock.now() / 1000);
-  const rpc = new SimulatedRpcServer({}, {chain, wallets, clock});
-  await rpc.start();
-  return {chain, wallet, rpc, miner: p2wpkhScript(keyPairFromSeed("crash test miner").publicKey)};
+  const b = await SimulatedBitcoin.start({minerSeed: "crash test miner"}, {clock: systemClock});
+  return {chain: b.chain, wallet: b.wallet, rpc: b.rpc, miner: b.minerScript};
 }
 
 /** Does `tx` spend an output paying `script`? */
@@ -268,8 +260,7 @@ async function crashAndRecover(c: Case, signal: AbortSignal): Promise<void> {
       address = (await status(url, signal)).address;
       if (address === null) await sleep(20);
     }
-    const program = decodeSegwitAddress("bcrt", address).program;
-    const script = Uint8Array.of(0x00, program.length, ...program);
+    const script = SimulatedBitcoin.scriptOf(address);
 
     // 2. Digests first, so that the first transaction covers them all.
     const rng = new Rng(c.title.length * 7919 + c.phase.length);

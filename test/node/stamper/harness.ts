@@ -5,12 +5,11 @@
  * Core RPC backend operators use, and the test mines blocks by hand.
  */
 import {join} from "node:path";
-import {decodeSegwitAddress} from "../../../protocol/bitcoin/segwit-address.ts";
 import {fromHex, toHex} from "../../../protocol/ots/bytes.ts";
-import {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
-import {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
-import {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
-import {SimulatedWatchWallets} from "../../../node/bitcoin/sim/watch-wallets.ts";
+import type {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
+import type {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
+import type {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
+import {SimulatedBitcoin} from "../../../node/bitcoin/sim/simulated-bitcoin.ts";
 import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
 import {systemClock} from "../../../node/clock.ts";
 import {nullLogger} from "../../../node/logger.ts";
@@ -19,6 +18,7 @@ import type {StamperOptions} from "../../../node/stamper/options.ts";
 import {defaultStamperOptions} from "../../../node/stamper/options.ts";
 import {postDigest, proofLeaf, removeDir, tempDir, testOptions} from "../calendar/support.ts";
 
+/** The script the tests' blocks pay (SimulatedBitcoin's miner for this seed). */
 export const MINER = p2wpkhScript(keyPairFromSeed("stamper tests miner").publicKey);
 
 export type Harness = {
@@ -41,12 +41,8 @@ export type HarnessOptions = {stamper?: Partial<StamperOptions>; fundSats?: bigi
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = await tempDir("otsfed-stamper-");
-  const chain = new SimulatedChain({}, {clock: systemClock});
-  const wallet = new SimulatedWallet(chain);
-  wallet.ensureMatureCoins();
-  const wallets = new SimulatedWatchWallets(chain, () => Date.now() / 1000);
-  const rpc = new SimulatedRpcServer({}, {chain, wallets, clock: systemClock});
-  await rpc.start();
+  const bitcoin = await SimulatedBitcoin.start({minerSeed: "stamper tests miner"}, {clock: systemClock});
+  const {chain, wallet, rpc} = bitcoin;
   const stamper: StamperOptions = {...defaultStamperOptions, intervalMs: 0, confirmations: 3, pollIntervalMs: 40, ...opts.stamper, fee: {...defaultStamperOptions.fee, ...opts.stamper?.fee}};
   const nodeOpts = testOptions(join(dir, "data"), (o) => {
     o.bitcoin.rpcUrl = rpc.url;
@@ -61,12 +57,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   let {node, url} = await boot();
   const address = node.bitcoin?.funding.status.address;
   if (!address) throw new Error("the node did not learn its stamping address");
-  const program = decodeSegwitAddress("bcrt", address).program;
-  const script = Uint8Array.of(0x00, program.length, ...program);
-  const fund = (sats: bigint): void => {
-    wallet.fund(script, [sats], {confirm: false});
-    chain.mine(1, MINER);
-  };
+  const script = SimulatedBitcoin.scriptOf(address);
+  const fund = (sats: bigint): void => bitcoin.fund(address, sats);
   const initial = opts.fundSats === undefined ? 10_000_000n : opts.fundSats;
   if (initial !== null) fund(initial);
   const h: Harness = {
