@@ -84,21 +84,25 @@ export class CalendarNode {
     const bitcoin = this.bitcoin;
     this.aggregator = new Aggregator(opts.aggregator, {calendar, logger: logger.child({module: "aggregator"}), metrics, clock}, () => this.url);
     const started = clock.now();
-    const status = (): StatusInfo => ({
-      version,
-      calendarId: identity.peerId,
-      uri: this.url,
-      pendingCommitments: bitcoin ? bitcoin.stamper.status().pendingCommitments : calendar.store.length,
-      journalRecords: calendar.store.length,
-      journalSegments: calendar.store.segmentCount,
-      journalBytes: calendar.store.bytes,
-      chainHash: toHex(calendar.store.chainHash),
-      queueDepth: this.aggregator.queueDepth,
-      roundIntervalMs: opts.aggregator.roundIntervalMs,
-      uptimeSeconds: Math.floor((clock.now() - started) / 1000),
-      bitcoin: bitcoin ? bitcoin.funding.status : null,
-      stamper: bitcoin ? bitcoin.stamper.status() : null,
-    });
+    const status = (): StatusInfo => {
+      const stamper = bitcoin ? bitcoin.stamper.status() : null;
+      return {
+        version,
+        calendarId: identity.peerId,
+        uri: this.url,
+        // Without a stamper: the journal length (all rounds, unless the node stamped in an earlier life).
+        pendingCommitments: stamper ? stamper.pendingCommitments : calendar.store.length,
+        journalRecords: calendar.store.length,
+        journalSegments: calendar.store.segmentCount,
+        journalBytes: calendar.store.bytes,
+        chainHash: toHex(calendar.store.chainHash),
+        queueDepth: this.aggregator.queueDepth,
+        roundIntervalMs: opts.aggregator.roundIntervalMs,
+        uptimeSeconds: Math.floor((clock.now() - started) / 1000),
+        bitcoin: bitcoin ? bitcoin.funding.status : null,
+        stamper,
+      };
+    };
     const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? null));
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
     this.api = new ApiServer(opts.http, {aggregator: this.aggregator, calendar, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
