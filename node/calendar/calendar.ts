@@ -28,6 +28,7 @@ import {nativeSha256} from "./fsutil.ts";
 import {JournalStore} from "./journal-store.ts";
 import type {JournalEntry, JournalOptions, JournalPosition, RecoveryReport} from "./journal-store.ts";
 import {StampDirectory} from "./stamp-directory.ts";
+import {buildMerkleTree} from "./tree-builder.ts";
 import type {LiveStamp} from "./stamp-directory.ts";
 import {leafIndexOf, makeProofSet, StampProofCache} from "./stamp-proofs.ts";
 import type {StampProofSet} from "./stamp-proofs.ts";
@@ -218,10 +219,10 @@ export class Calendar {
         if (this.stamps.covering(r.from) !== null || this.stamps.coversBetween(r.from - 1, r.to)) throw new RangeError(`stamp range ${r.from}..${r.to} overlaps a live stamp`);
       }
       let set: StampProofSet;
-      if (warm) set = makeProofSet(record, warm.seqs, warm.leaves, warm.tree);
+      if (warm) set = makeProofSet(record, warm.seqs, warm.tree);
       else {
         const {seqs, leaves} = await this.readRoundLeaves(record.ranges);
-        set = makeProofSet(record, seqs, leaves);
+        set = makeProofSet(record, seqs, await buildMerkleTree(leaves));
       }
       const pos = await this.appendOne({kind: RecordKind.STAMP, payload: encodeStamp(record)});
       const live = liveStampOf(record, pos);

@@ -13,13 +13,13 @@
  * stamp covers) or handed over warm by the stamper, and evicted least
  * recently used beyond a leaf budget.
  */
-import {FlatMerkleTree} from "../../protocol/ots/flat-merkle.ts";
+import type {FlatMerkleTree} from "../../protocol/ots/flat-merkle.ts";
 import {decodeStamp} from "../../protocol/journal/stamp.ts";
 import type {StampRecord} from "../../protocol/journal/stamp.ts";
 import {encodeStampAnchor} from "../../protocol/journal/stamp-proof.ts";
 import {RecordKind} from "../../protocol/journal/record.ts";
 import {bytesEqual} from "../../protocol/ots/bytes.ts";
-import {nativeSha256} from "./fsutil.ts";
+import {buildMerkleTree} from "./tree-builder.ts";
 import type {LiveStamp} from "./stamp-directory.ts";
 import {StoreError, StoreErrorCode} from "./errors.ts";
 
@@ -54,10 +54,10 @@ export function leafIndexOf(seqs: Float64Array, seq: number): number {
   return -1;
 }
 
-/** Build a proof set from a record and its leaves, checking the tree gives the record's root. */
-export function makeProofSet(record: StampRecord, seqs: Float64Array, leaves: Uint8Array, tree?: FlatMerkleTree): StampProofSet {
+/** A proof set from a record and the tree over its leaves, checking the tree gives the record's root. */
+export function makeProofSet(record: StampRecord, seqs: Float64Array, tree: FlatMerkleTree): StampProofSet {
   if (seqs.length !== record.leaves) throw new StoreError({code: StoreErrorCode.STAMP_INCONSISTENT}, `stamp covers ${record.leaves} rounds but its ranges hold ${seqs.length}`);
-  const t = tree ?? new FlatMerkleTree(leaves, nativeSha256);
+  const t = tree;
   if (!bytesEqual(t.root, record.root)) throw new StoreError({code: StoreErrorCode.STAMP_INCONSISTENT}, "stamp tree root does not match the STAMP record");
   return {record, tree: t, seqs, anchor: encodeStampAnchor(record)};
 }
@@ -113,7 +113,7 @@ export class StampProofCache {
     if (r.kind !== RecordKind.STAMP) throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, `journal record ${stamp.pos.seq} is not a stamp: run 'otsfed reindex'`);
     const record = decodeStamp(r.payload);
     const {seqs, leaves} = await this.source.readLeaves(record);
-    const set = makeProofSet(record, seqs, leaves);
+    const set = makeProofSet(record, seqs, await buildMerkleTree(leaves));
     this.put(stamp.pos.seq, set);
     return set;
   }

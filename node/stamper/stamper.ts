@@ -24,7 +24,7 @@
  * the HTTP side only reads.
  */
 import {bytesEqual, toDisplayHex, toHex} from "../../protocol/ots/bytes.ts";
-import {FlatMerkleTree} from "../../protocol/ots/flat-merkle.ts";
+import type {FlatMerkleTree} from "../../protocol/ots/flat-merkle.ts";
 import {bitcoinMerkleBranch} from "../../protocol/ots/bitcoin.ts";
 import {parseTransaction, serializeWithoutWitness} from "../../protocol/ots/bitcoin-tx.ts";
 import {decodeBlockHeader} from "../../protocol/bitcoin/header.ts";
@@ -38,6 +38,7 @@ import {BitcoinError, BitcoinErrorCode, isTransientBitcoinError} from "../bitcoi
 import type {FundingKey} from "../bitcoin/funding-key.ts";
 import type {Calendar} from "../calendar/calendar.ts";
 import {nativeSha256} from "../calendar/fsutil.ts";
+import {buildMerkleTree} from "../calendar/tree-builder.ts";
 import type {LiveStamp} from "../calendar/stamp-directory.ts";
 import type {Clock} from "../clock.ts";
 import type {Logger} from "../logger.ts";
@@ -508,7 +509,7 @@ export class Stamper {
       if (!bytesEqual(stampMerkleRoot(record), header.merkleRoot)) throw new Error(`stamp ${toDisplayHex(v.txid)}: proof does not reach the block's merkle root`);
       const sel = this.unanchored.selectRanges(v.ranges);
       if (sel.seqs.length !== v.leaves) throw new Error(`stamp ${toDisplayHex(v.txid)} covers ${v.leaves} rounds but ${sel.seqs.length} of them are unanchored`);
-      const tree = this.trees.get(hex(v.txid)) ?? new FlatMerkleTree(sel.leaves, nativeSha256);
+      const tree = this.trees.get(hex(v.txid)) ?? (await buildMerkleTree(sel.leaves));
       const live = await this.m.calendar.commitStamp(record, {seqs: sel.seqs, leaves: sel.leaves, tree});
       this.phase("stamp-journaled");
       this.unanchored.removeRanges(v.ranges);
@@ -650,7 +651,7 @@ export class Stamper {
   private async sendVersion(c: StampCycle, key: FundingKey, sel: RoundSelection, rate: number, tip: BlockRef, signal: AbortSignal, first: boolean): Promise<"sent" | "low-fee" | "stop"> {
     const state = this.state as StamperState;
     if (sel.seqs.length === 0) return "stop";
-    const tree = new FlatMerkleTree(sel.leaves, nativeSha256);
+    const tree = await buildMerkleTree(sel.leaves);
     const ranges = selectionRanges(sel, (a, b) => this.m.calendar.stamps.coversBetween(a, b));
     let built;
     try {

@@ -22,6 +22,38 @@ const NODE = 32;
  */
 const PATH_LEVEL_BYTES = 1 + 1 + NODE + 1;
 
+/** Nodes above the leaves: ⌈n/2⌉ + ⌈n/4⌉ + … + 1. */
+function upperNodes(leaves: Uint8Array): number {
+  if (leaves.length === 0 || leaves.length % NODE !== 0) throw new RangeError(`leaves must be a non-empty multiple of ${NODE} bytes, got ${leaves.length}`);
+  let total = 0;
+  for (let n = leaves.length / NODE; n > 1; n = Math.ceil(n / 2)) total += Math.ceil(n / 2);
+  return total;
+}
+
+/**
+ * Every level above the leaves, lowest first, in one buffer: pairs (0,1),
+ * (2,3)… hash as sha256(left ‖ right), an odd last node is carried up.
+ */
+export function hashUpperLevels(leaves: Uint8Array, sha256: Sha256Fn = pureSha256): Uint8Array {
+  const upper = new Uint8Array(upperNodes(leaves) * NODE);
+  let cur = leaves;
+  let at = 0;
+  while (cur.length > NODE) {
+    const nodes = cur.length / NODE;
+    const next = upper.subarray(at, at + Math.ceil(nodes / 2) * NODE);
+    // A pair is already contiguous in its level: hash the 64-byte view in place.
+    for (let i = 0; i + 1 < nodes; i += 2) {
+      const h = sha256(cur.subarray(i * NODE, (i + 2) * NODE));
+      if (h.length !== NODE) throw new RangeError(`sha256 returned ${h.length} bytes`);
+      next.set(h, (i / 2) * NODE);
+    }
+    if (nodes % 2 === 1) next.set(cur.subarray((nodes - 1) * NODE), ((nodes - 1) / 2) * NODE);
+    at += next.length;
+    cur = next;
+  }
+  return upper;
+}
+
 /** A built tree over `n` 32-byte leaves. */
 export class FlatMerkleTree {
   /** Level 0 (the caller's leaves, kept) and the levels above it, each contiguous; the last holds only the root. */
@@ -30,29 +62,19 @@ export class FlatMerkleTree {
   /**
    * `leaves` holds n × 32 bytes (n ≥ 1). It is KEPT as level 0, not copied
    * (a million leaves are 32 MB): the caller must not change it afterwards.
-   * Every level above it lives in one buffer allocated up front.
+   * Every level above it lives in one buffer: hashed here, or `upper` as
+   * `hashUpperLevels` returned it elsewhere (node/ hashes big trees on a
+   * worker thread so that the event loop keeps serving).
    */
-  constructor(leaves: Uint8Array, sha256: Sha256Fn = pureSha256) {
-    if (leaves.length === 0 || leaves.length % NODE !== 0) throw new RangeError(`leaves must be a non-empty multiple of ${NODE} bytes, got ${leaves.length}`);
-    let total = 0;
-    for (let n = leaves.length / NODE; n > 1; n = Math.ceil(n / 2)) total += Math.ceil(n / 2);
-    const upper = new Uint8Array(total * NODE);
+  constructor(leaves: Uint8Array, sha256: Sha256Fn = pureSha256, upper?: Uint8Array) {
+    const above = upper ?? hashUpperLevels(leaves, sha256);
+    if (above.length !== upperNodes(leaves) * NODE) throw new RangeError(`upper levels must be ${upperNodes(leaves) * NODE} bytes, got ${above.length}`);
     const levels = [leaves];
-    let cur = leaves;
     let at = 0;
-    while (cur.length > NODE) {
-      const nodes = cur.length / NODE;
-      const next = upper.subarray(at, at + Math.ceil(nodes / 2) * NODE);
-      // A pair is already contiguous in its level: hash the 64-byte view in place.
-      for (let i = 0; i + 1 < nodes; i += 2) {
-        const h = sha256(cur.subarray(i * NODE, (i + 2) * NODE));
-        if (h.length !== NODE) throw new RangeError(`sha256 returned ${h.length} bytes`);
-        next.set(h, (i / 2) * NODE);
-      }
-      if (nodes % 2 === 1) next.set(cur.subarray((nodes - 1) * NODE), (nodes - 1) / 2 * NODE);
+    for (let n = leaves.length / NODE; n > 1; n = Math.ceil(n / 2)) {
+      const next = above.subarray(at, at + Math.ceil(n / 2) * NODE);
       levels.push(next);
       at += next.length;
-      cur = next;
     }
     this.levels = levels;
   }
