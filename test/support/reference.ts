@@ -27,10 +27,10 @@ json.dump(out, sys.stdout)
 
 export type ReferenceResult = {ok: string} | {error: string};
 
-/** Parse each detached file with the reference and re-serialize it; one result per input, in order. */
-export function referenceRoundTrip(files: readonly Uint8Array[], signal?: AbortSignal): Promise<ReferenceResult[]> {
+/** Run a reference script that reads hex lines on stdin and prints one JSON value. */
+function runReference<T>(script: string, lines: readonly string[], signal?: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(REFERENCE_PYTHON, ["-c", SCRIPT], {stdio: ["pipe", "pipe", "pipe"], ...(signal ? {signal} : {})});
+    const child = spawn(REFERENCE_PYTHON, ["-c", script], {stdio: ["pipe", "pipe", "pipe"], ...(signal ? {signal} : {})});
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -39,14 +39,19 @@ export function referenceRoundTrip(files: readonly Uint8Array[], signal?: AbortS
     child.on("close", (code) => {
       if (code !== 0) return reject(new Error(`reference python exited ${code}: ${err.slice(0, 2000)}`));
       try {
-        resolve(JSON.parse(out) as ReferenceResult[]);
+        resolve(JSON.parse(out) as T);
       } catch (e) {
         reject(e as Error);
       }
     });
-    for (const f of files) child.stdin.write(`${Buffer.from(f).toString("hex")}\n`);
+    for (const line of lines) child.stdin.write(`${line}\n`);
     child.stdin.end();
   });
+}
+
+/** Parse each detached file with the reference and re-serialize it; one result per input, in order. */
+export function referenceRoundTrip(files: readonly Uint8Array[], signal?: AbortSignal): Promise<ReferenceResult[]> {
+  return runReference(SCRIPT, files.map((f) => Buffer.from(f).toString("hex")), signal);
 }
 
 const ATTESTED_SCRIPT = `
@@ -84,22 +89,5 @@ export type ReferenceAttested = {ok: {reserialized: string; attestations: Array<
  * with the messages they attest; one result per input, in order.
  */
 export function referenceAttestedMessages(items: ReadonlyArray<{msg: Uint8Array; body: Uint8Array}>, signal?: AbortSignal): Promise<ReferenceAttested[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(REFERENCE_PYTHON, ["-c", ATTESTED_SCRIPT], {stdio: ["pipe", "pipe", "pipe"], ...(signal ? {signal} : {})});
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`reference python exited ${code}: ${err.slice(0, 2000)}`));
-      try {
-        resolve(JSON.parse(out) as ReferenceAttested[]);
-      } catch (e) {
-        reject(e as Error);
-      }
-    });
-    for (const {msg, body} of items) child.stdin.write(`${Buffer.from(msg).toString("hex")} ${Buffer.from(body).toString("hex")}\n`);
-    child.stdin.end();
-  });
+  return runReference(ATTESTED_SCRIPT, items.map(({msg, body}) => `${Buffer.from(msg).toString("hex")} ${Buffer.from(body).toString("hex")}`), signal);
 }
