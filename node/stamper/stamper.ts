@@ -106,10 +106,6 @@ const MAX_RESCAN_BLOCKS = 1000;
 /** First-broadcast attempts when the node says the feerate is too low. */
 const FEE_RETRIES = 5;
 
-function hex(b: Uint8Array): string {
-  return toHex(b);
-}
-
 function newest(c: StampCycle): StampVersion {
   return c.versions[c.versions.length - 1] as StampVersion;
 }
@@ -253,7 +249,7 @@ export class Stamper {
       confirmationsRequired: this.opts.confirmations,
       pendingCommitments: this.pendingCount(),
       unanchoredCommitments: this.unanchored.count,
-      tip: t ? hex(t) : null,
+      tip: t ? toHex(t) : null,
       inFlight: cycles
         .filter((c) => !c.mined)
         .map((c) => ({
@@ -374,10 +370,10 @@ export class Stamper {
     const {calendar, backend} = this.m;
     let changed = false;
     const recent = calendar.stamps.recent(64);
-    const stamped = new Set(recent.map((s) => hex(s.txid)));
+    const stamped = new Set(recent.map((s) => toHex(s.txid)));
     const before = state.cycles.length;
     // A crash after the STAMP was journaled but before the state file was updated.
-    state.cycles = state.cycles.filter((c) => !c.versions.some((v) => stamped.has(hex(v.txid))));
+    state.cycles = state.cycles.filter((c) => !c.versions.some((v) => stamped.has(toHex(v.txid))));
     if (state.cycles.length !== before) changed = true;
 
     for (const s of recent) {
@@ -421,12 +417,12 @@ export class Stamper {
     const unmined = (this.state as StamperState).cycles.filter((c) => !c.mined);
     if (unmined.length === 0) return false;
     const block = await this.m.backend.getBlock(b.hash, signal);
-    const txids = new Set(block.txids.map(hex));
+    const txids = new Set(block.txids.map((t) => toHex(t)));
     let found = false;
     for (const c of unmined) {
       for (let i = c.versions.length - 1; i >= 0; i--) {
         const v = c.versions[i] as StampVersion;
-        if (!txids.has(hex(v.txid))) continue;
+        if (!txids.has(toHex(v.txid))) continue;
         c.mined = {version: i, blockHash: b.hash, height: b.height};
         c.replaceable = false;
         found = true;
@@ -509,12 +505,12 @@ export class Stamper {
       if (!bytesEqual(stampMerkleRoot(record), header.merkleRoot)) throw new Error(`stamp ${toDisplayHex(v.txid)}: proof does not reach the block's merkle root`);
       const sel = this.unanchored.selectRanges(v.ranges);
       if (sel.seqs.length !== v.leaves) throw new Error(`stamp ${toDisplayHex(v.txid)} covers ${v.leaves} rounds but ${sel.seqs.length} of them are unanchored`);
-      const tree = this.trees.get(hex(v.txid)) ?? (await buildMerkleTree(sel.leaves));
+      const tree = this.trees.get(toHex(v.txid)) ?? (await buildMerkleTree(sel.leaves));
       const live = await this.m.calendar.commitStamp(record, {seqs: sel.seqs, leaves: sel.leaves, tree});
       this.phase("stamp-journaled");
       this.unanchored.removeRanges(v.ranges);
       state.cycles = state.cycles.filter((x) => x !== c);
-      for (const x of c.versions) this.trees.delete(hex(x.txid));
+      for (const x of c.versions) this.trees.delete(toHex(x.txid));
       await this.save();
       this.phase("cycle-closed");
       this.m.metrics?.stamps.inc();
@@ -532,7 +528,7 @@ export class Stamper {
         journalSeq: live.pos.seq,
       });
       if (mined.version < c.versions.length - 1) this.logger.info("stamper: an earlier version confirmed; the commitments added later go into the next transaction", {txid: toDisplayHex(v.txid)});
-      this.revoked = this.revoked.filter((ranges) => this.unanchored.selectRanges(ranges).seqs.length > 0);
+      this.revoked = this.revoked.filter((ranges) => this.unanchored.anyIn(ranges));
       if (this.revoked.length === 0) this.clearProblem("deep-reorg");
     }
   }
@@ -580,6 +576,12 @@ export class Stamper {
     }
   }
 
+  /** Keep the tree of the cycle's newest version (the likeliest to confirm); drop the one before. */
+  private keepTree(c: StampCycle, tree: FlatMerkleTree): void {
+    if (c.versions.length > 1) this.trees.delete(toHex((c.versions[c.versions.length - 2] as StampVersion).txid));
+    this.trees.set(toHex(newest(c).txid), tree);
+  }
+
   /** Every unanchored round no other cycle may confirm, in order. */
   private pendingSelection(except: StampCycle | null): RoundSelection {
     const others = (this.state as StamperState).cycles.filter((c) => c !== except).map(coverage);
@@ -619,9 +621,9 @@ export class Stamper {
   /** The largest confirmed coin of ours no cycle spends; null (with the reason shown) when there is none. */
   private async pickCoin(key: FundingKey, signal: AbortSignal): Promise<Utxo | null> {
     const state = this.state as StamperState;
-    const spent = new Set(state.cycles.map((c) => `${hex(c.input.txid)}:${c.input.vout}`));
+    const spent = new Set(state.cycles.map((c) => `${toHex(c.input.txid)}:${c.input.vout}`));
     const all = await this.m.backend.listUnspent(signal, {minConf: 0});
-    const ours = all.filter((u) => bytesEqual(u.scriptPubKey, key.script) && !spent.has(`${hex(u.txid)}:${u.vout}`));
+    const ours = all.filter((u) => bytesEqual(u.scriptPubKey, key.script) && !spent.has(`${toHex(u.txid)}:${u.vout}`));
     const usable = ours.filter((u) => u.confirmations >= 1 && u.valueSats > P2WPKH_DUST_SATS * 2n).sort((a, b) => (a.valueSats < b.valueSats ? 1 : a.valueSats > b.valueSats ? -1 : 0));
     const best = usable[0];
     if (best !== undefined) return best;
@@ -689,7 +691,7 @@ export class Stamper {
       if (!isDefiniteRefusal(e)) {
         // It may have reached the node: keep it saved and treat it as sent.
         this.logger.warn("stamper: broadcast outcome unknown; keeping the version", {txid: toDisplayHex(v.txid), error: describe(e)});
-        this.trees.set(hex(v.txid), tree);
+        this.keepTree(c, tree);
         return "sent";
       }
       c.versions.pop();
@@ -704,8 +706,7 @@ export class Stamper {
       return lowFee ? "low-fee" : "stop";
     }
     this.phase("version-broadcast");
-    if (c.versions.length > 1) this.trees.delete(hex((c.versions[c.versions.length - 2] as StampVersion).txid));
-    this.trees.set(hex(v.txid), tree);
+    this.keepTree(c, tree);
     this.clearProblem("funds");
     this.m.metrics?.stampBroadcasts.inc({kind: first ? "first" : "replacement"});
     this.logger.info(first ? "stamper: stamp transaction broadcast" : "stamper: stamp transaction replaced", {

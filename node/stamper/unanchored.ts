@@ -102,6 +102,12 @@ export class UnanchoredRounds {
     return {seqs, leaves, positions: positions.slice(0, m)};
   }
 
+  /** Whether any round held lies inside `ranges`. */
+  anyIn(ranges: readonly SeqRange[]): boolean {
+    for (let i = 0; i < this.n; i++) if (rangesInclude(ranges, this.seqs[i] as number)) return true;
+    return false;
+  }
+
   /** The rounds inside `ranges`, in order. */
   selectRanges(ranges: readonly SeqRange[]): RoundSelection {
     return this.select((seq) => rangesInclude(ranges, seq));

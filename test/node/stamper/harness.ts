@@ -5,7 +5,7 @@
  * Core RPC backend operators use, and the test mines blocks by hand.
  */
 import {join} from "node:path";
-import {fromHex, toHex} from "../../../protocol/ots/bytes.ts";
+import {toHex} from "../../../protocol/ots/bytes.ts";
 import type {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
 import type {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
 import type {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
@@ -140,10 +140,3 @@ export async function waitForVersions(h: Harness, n: number, ms = 10_000): Promi
     return v.length >= n && h.chain.mempoolEntry(v[n - 1]!.txid) !== null ? v.map((x) => x.txid) : null;
   }, h.node);
 }
-
-/** Display-order txid hex → the simulated chain's mempool transaction. */
-export function mempoolTx(h: Harness, txid: string): ReturnType<SimulatedChain["mempoolEntry"]> {
-  return h.chain.mempoolEntry(txid);
-}
-
-export {fromHex, toHex};
