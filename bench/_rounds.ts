@@ -10,7 +10,7 @@ import {calendarTag, roundCommitment} from "../protocol/journal/commitment.ts";
 import {RecordKind} from "../protocol/journal/record.ts";
 import {encodeRound} from "../protocol/journal/round.ts";
 import {toHex} from "../protocol/ots/bytes.ts";
-import {nativeSha256} from "../node/calendar/fsutil.ts";
+import {nativeSha256} from "../node/hash.ts";
 import {JournalStore} from "../node/calendar/journal-store.ts";
 import type {JournalEntry} from "../node/calendar/journal-store.ts";
 import {loadOrCreateIdentity} from "../node/identity.ts";
@@ -30,7 +30,7 @@ const BATCH = 10_000;
 export async function writeRoundJournal(dir: string, rounds: number): Promise<RoundJournal> {
   await mkdir(dir, {recursive: true});
   const {identity} = await loadOrCreateIdentity(dir);
-  const {store} = await JournalStore.open(dir, {segmentBytes: 16 * 1024 * 1024}, {logger: nullLogger(), metrics: null, identity});
+  const {store} = await JournalStore.open(dir, {segmentBytes: 16 * 1024 * 1024}, {logger: nullLogger, metrics: null, identity});
   const t0 = performance.now();
   const roots = randomBytes(32 * rounds);
   for (let done = 0; done < rounds; ) {

@@ -25,7 +25,7 @@ async function startAndServe(dir: string): Promise<{seconds: number; node: Calen
   const opts = defaultNodeOptions();
   opts.dataDir = dir;
   opts.http.listen = "127.0.0.1:0";
-  const node = await CalendarNode.init(opts, {logger: nullLogger(), clock: systemClock});
+  const node = await CalendarNode.init(opts, {logger: nullLogger, clock: systemClock});
   const {url} = await node.start();
   const r = await fetch(`${url}/healthz`);
   if (r.status !== 200) throw new Error(`healthz ${r.status}`);
@@ -38,7 +38,7 @@ export async function main(args: string[]): Promise<Record<string, number | stri
   try {
     console.log(`reindex: building a journal of ${rounds} rounds in ${dir}`);
     const {identity} = await loadOrCreateIdentity(dir);
-    const {store} = await JournalStore.open(dir, {segmentBytes: 16 * 1024 * 1024}, {logger: nullLogger(), metrics: null, identity});
+    const {store} = await JournalStore.open(dir, {segmentBytes: 16 * 1024 * 1024}, {logger: nullLogger, metrics: null, identity});
     const t0 = performance.now();
     const roots = randomBytes(32 * 10_000);
     for (let done = 0; done < rounds; ) {
@@ -64,7 +64,7 @@ export async function main(args: string[]): Promise<Record<string, number | stri
     console.log(`  start with a current index (verify journal) and serve:        ${second.seconds.toFixed(2)} s`);
 
     const t1 = performance.now();
-    const r = await reindex(dir, nullLogger());
+    const r = await reindex(dir, nullLogger);
     const total = (performance.now() - t1) / 1000;
     const rate = r.records / r.seconds;
     console.log(`  otsfed reindex: ${total.toFixed(2)} s in all (journal verify + rebuild); rebuild ${r.seconds.toFixed(2)} s = ${Math.round(rate)} records/s (target >= 200000)`);

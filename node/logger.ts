@@ -68,9 +68,7 @@ export function createPinoLogger(level: LogLevel, destination?: DestinationStrea
   return wrap(p as unknown as PinoLike);
 }
 
-/** A logger that drops everything (tests). */
-export function nullLogger(): Logger {
-  const noop: LogFn = () => {};
-  const l: Logger = {error: noop, warn: noop, info: noop, verbose: noop, debug: noop, child: () => l};
-  return l;
-}
+const noop: LogFn = () => {};
+
+/** A logger that drops everything (tests, library use). */
+export const nullLogger: Logger = {error: noop, warn: noop, info: noop, verbose: noop, debug: noop, child: () => nullLogger};

@@ -14,7 +14,7 @@
 import {bytesEqual, hashToDisplayHex} from "../../protocol/bitcoin/hash.ts";
 import type {BitcoinBackend} from "./backend.ts";
 import {isTransientBitcoinError} from "./errors.ts";
-import {nullLogger, type Logger} from "./modules.ts";
+import {nullLogger, type Logger} from "../logger.ts";
 
 /** A block by hash and height. */
 export type BlockRef = {hash: Uint8Array; height: number};

@@ -32,7 +32,7 @@ import type {
 } from "./backend.ts";
 import {BitcoinError, BitcoinErrorCode} from "./errors.ts";
 import {JsonRpcClient} from "./json-rpc-client.ts";
-import {nullLogger, type Logger} from "./modules.ts";
+import {nullLogger, type Logger} from "../logger.ts";
 import {bitcoinErrorFromRejectReason} from "./rpc-errors.ts";
 import {btcNumberToSats} from "./money.ts";
 

@@ -21,7 +21,7 @@ import type {Clock} from "../clock.ts";
 import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import type {Calendar} from "./calendar.ts";
-import {nativeSha256} from "./fsutil.ts";
+import {nativeSha256} from "../hash.ts";
 
 export type AggregatorOptions = {
   /** Minimum milliseconds between the starts of two rounds (0: group commit only). */

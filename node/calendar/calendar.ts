@@ -24,7 +24,7 @@ import type {Metrics} from "../metrics.ts";
 import {CommitmentIndex, INDEX_DIR, INDEX_SCHEMA_VERSION} from "./commitment-index.ts";
 import type {IndexPut} from "./commitment-index.ts";
 import {StoreError} from "./errors.ts";
-import {nativeSha256} from "./fsutil.ts";
+import {nativeSha256, nativeSha256d} from "../hash.ts";
 import {JournalStore} from "./journal-store.ts";
 import type {JournalEntry, JournalOptions, JournalPosition, RecoveryReport} from "./journal-store.ts";
 import {StampDirectory} from "./stamp-directory.ts";
@@ -41,11 +41,9 @@ export type CommitmentStatus = {state: "stamped"; seq: number; stamp: LiveStamp;
 /** Leaves of a stamp tree kept in memory at most (64 bytes each with the tree above them). */
 export const DEFAULT_PROOF_CACHE_LEAVES = 4_000_000;
 
-const sha256d = (b: Uint8Array): Uint8Array => nativeSha256(nativeSha256(b));
-
 /** The index's summary of a STAMP record at `pos`. */
 export function liveStampOf(record: StampRecord, pos: JournalPosition): LiveStamp {
-  return {pos, ranges: record.ranges, leaves: record.leaves, txid: sha256d(record.tx), blockHash: record.blockHash, height: record.height, feeSats: record.feeSats, vsize: record.vsize};
+  return {pos, ranges: record.ranges, leaves: record.leaves, txid: nativeSha256d(record.tx), blockHash: record.blockHash, height: record.height, feeSats: record.feeSats, vsize: record.vsize};
 }
 
 export type IndexSyncReport = {mode: "current" | "catch-up" | "rebuild"; records: number; seconds: number; reason?: string};

@@ -1,6 +1,5 @@
 /** Small durable-filesystem helpers shared by the journal, identity and stamper code. */
 import {open, rename} from "node:fs/promises";
-import {hash} from "node:crypto";
 import {join} from "node:path";
 
 /** fsync a directory so a created, renamed or removed entry survives a crash. */
@@ -31,5 +30,3 @@ export async function writeFileAtomic(dir: string, name: string, data: Uint8Arra
   await fsyncDir(dir);
 }
 
-/** Native sha256 for the journal's hot paths (chain hashes, nonced leaves); same bytes as protocol/'s. */
-export const nativeSha256 = (data: Uint8Array): Uint8Array => hash("sha256", data, "buffer");

@@ -28,7 +28,8 @@ import type {Identity} from "../identity.ts";
 import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import {JournalCorruptionError, StoreError, StoreErrorCode} from "./errors.ts";
-import {nativeSha256, writeFileAtomic} from "./fsutil.ts";
+import {writeFileAtomic} from "./fsutil.ts";
+import {nativeSha256} from "../hash.ts";
 
 export type JournalOptions = {
   /** A segment is sealed and a new one started once it reaches this many bytes. */

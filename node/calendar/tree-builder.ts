@@ -7,7 +7,7 @@
  */
 import {Worker} from "node:worker_threads";
 import {FlatMerkleTree} from "../../protocol/ots/flat-merkle.ts";
-import {nativeSha256} from "./fsutil.ts";
+import {nativeSha256} from "../hash.ts";
 
 /** Below this many leaves a tree is hashed inline (a few milliseconds). */
 export const OFF_THREAD_LEAVES = 16_384;

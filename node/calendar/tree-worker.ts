@@ -4,7 +4,7 @@
  */
 import {parentPort} from "node:worker_threads";
 import {hashUpperLevels} from "../../protocol/ots/flat-merkle.ts";
-import {nativeSha256} from "./fsutil.ts";
+import {nativeSha256} from "../hash.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("tree-worker.ts runs only as a worker thread");

@@ -12,7 +12,7 @@ import {decodeCheckpoint, verifyCheckpoint} from "../../protocol/journal/checkpo
 import {JournalError} from "../../protocol/journal/errors.ts";
 import {decodeSegmentHeader, scanSegment} from "../../protocol/journal/segment.ts";
 import {verifierForCalendarId} from "../identity.ts";
-import {nativeSha256} from "./fsutil.ts";
+import {nativeSha256} from "../hash.ts";
 import {JOURNAL_DIR, listSegments} from "./journal-store.ts";
 
 export type VerifyReport = {

@@ -37,7 +37,7 @@ import type {BlockRef, ChainUpdate} from "../bitcoin/chain-view.ts";
 import {BitcoinError, BitcoinErrorCode, isTransientBitcoinError} from "../bitcoin/errors.ts";
 import type {FundingKey} from "../bitcoin/funding-key.ts";
 import type {Calendar} from "../calendar/calendar.ts";
-import {nativeSha256} from "../calendar/fsutil.ts";
+import {nativeSha256} from "../hash.ts";
 import {buildMerkleTree} from "../calendar/tree-builder.ts";
 import type {LiveStamp} from "../calendar/stamp-directory.ts";
 import type {Clock} from "../clock.ts";

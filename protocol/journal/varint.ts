@@ -27,27 +27,8 @@ export function readVaruintStrict(buf: Uint8Array, pos: number, max: number): Va
   }
 }
 
-/** Bytes needed for the minimal varuint of `v`. */
-export function varuintSize(v: number): number {
-  let n = 1;
-  while (v >= 128) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-/** Write the minimal varuint of `v` at `pos`; returns the position after it. */
-export function writeVaruintAt(buf: Uint8Array, pos: number, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varuint out of range: ${v}`);
-  do {
-    let b = v % 128;
-    v = Math.floor(v / 128);
-    if (v > 0) b |= 0x80;
-    buf[pos++] = b;
-  } while (v > 0);
-  return pos;
-}
+/** The writer is shared with the proof format (the same minimal LEB128). */
+export {varuintSize, writeVaruintAt} from "../ots/bytes.ts";
 
 /** Read a big-endian uint64 that must fit a safe integer. */
 export function readU64(buf: Uint8Array, pos: number): number {

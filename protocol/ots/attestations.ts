@@ -111,10 +111,6 @@ export function compareAttestations(a: Attestation, b: Attestation): number {
   return 0;
 }
 
-export function attestationsEqual(a: Attestation, b: Attestation): boolean {
-  return compareAttestations(a, b) === 0;
-}
-
 /** A string that is equal for equal attestations, for sets by value. */
 export function attestationKey(a: Attestation): string {
   switch (a.kind) {

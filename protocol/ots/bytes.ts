@@ -49,6 +49,32 @@ export function toDisplayHex(b: Uint8Array): string {
   return toHex(Uint8Array.from(b).reverse());
 }
 
+/** Bytes needed for the minimal unsigned LEB128 of `v`. */
+export function varuintSize(v: number): number {
+  let n = 1;
+  while (v >= 128) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Write the minimal unsigned LEB128 of `v` into `buf` at `pos`; returns the
+ * position after it. The one varuint writer: the proof format's and the
+ * journal's encodings are the same.
+ */
+export function writeVaruintAt(buf: Uint8Array, pos: number, v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varuint out of range: ${v}`);
+  do {
+    let b = v % 128;
+    v = Math.floor(v / 128);
+    if (v > 0) b |= 0x80;
+    buf[pos++] = b;
+  } while (v > 0);
+  return pos;
+}
+
 /** Largest varuint value we accept: every real height and length fits far below it. */
 export const MAX_VARUINT = Number.MAX_SAFE_INTEGER;
 
@@ -152,13 +178,8 @@ export class ByteWriter {
 
   /** Minimal unsigned LEB128. */
   writeVaruint(v: number): void {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`varuint out of range: ${v}`);
-    do {
-      let b = v % 128;
-      v = Math.floor(v / 128);
-      if (v > 0) b |= 0x80;
-      this.writeByte(b);
-    } while (v > 0);
+    this.reserve(varuintSize(v));
+    this.len = writeVaruintAt(this.buf, this.len, v);
   }
 
   writeVarbytes(b: Uint8Array): void {

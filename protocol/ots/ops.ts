@@ -2,7 +2,7 @@
  * Timestamp operations, the edges of a proof tree (PROTOCOL-NOTES §1.2,
  * python-opentimestamps `core/op.py`).
  */
-import {ByteReader, ByteWriter, compareBytes, bytesEqual, toHex} from "./bytes.ts";
+import {ByteReader, ByteWriter, compareBytes, toHex} from "./bytes.ts";
 import {otsError, OtsErrorCode} from "./errors.ts";
 import {keccak256, ripemd160, sha1, sha256} from "./hashes.ts";
 
@@ -41,10 +41,6 @@ export const prepend = (arg: Uint8Array): Op => ({kind: "prepend", arg});
 
 export function isCryptOp(kind: Op["kind"]): kind is CryptOpKind {
   return kind in CRYPT_DIGEST_LENGTH;
-}
-
-export function opTag(op: Op): number {
-  return OpTag[op.kind];
 }
 
 export function opArg(op: Op): Uint8Array | null {
@@ -123,13 +119,6 @@ export function compareOps(a: Op, b: Op): number {
   const aa = opArg(a);
   const ba = opArg(b);
   return aa && ba ? compareBytes(aa, ba) : 0;
-}
-
-export function opsEqual(a: Op, b: Op): boolean {
-  if (a.kind !== b.kind) return false;
-  const aa = opArg(a);
-  const ba = opArg(b);
-  return aa === null || ba === null ? aa === ba : bytesEqual(aa, ba);
 }
 
 /** A string that is equal for equal ops: a map key for merging by value. */

@@ -19,7 +19,7 @@ import {script as bscript, type Transaction} from "bitcoinjs-lib";
 import {hashToDisplayHex} from "../../../protocol/bitcoin/hash.ts";
 import {scriptToAddress, addressToScript} from "../address.ts";
 import {RpcCode} from "../rpc-errors.ts";
-import type {Clock} from "../modules.ts";
+import type {Clock} from "../../clock.ts";
 import {DEFAULT_MAX_FEE_RATE_SAT_VB, sendRawTransaction, testAccept} from "./broadcast.ts";
 import type {SimulatedBlock, SimulatedChain} from "./chain.ts";
 import {btcNumberToSats, satsToBtcNumber} from "../money.ts";
@@ -60,9 +60,6 @@ const PARAM_NAMES: Record<string, readonly string[]> = {
 };
 
 const WALLET_METHODS = new Set(["importdescriptors", "listdescriptors", "listunspent"]);
-
-/** The method names served. */
-export const simulatedRpcMethods: readonly string[] = Object.keys(PARAM_NAMES);
 
 function typeError(name: string, expected: string): SimulatedRpcFailure {
   return new SimulatedRpcFailure(RpcCode.TYPE_ERROR, `JSON value of type ${name} is not of expected type ${expected}`);

@@ -16,7 +16,8 @@
 import {rm, writeFile} from "node:fs/promises";
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from "node:http";
 import type {AddressInfo} from "node:net";
-import {nullLogger, type Clock, type Logger} from "../modules.ts";
+import type {Clock} from "../../clock.ts";
+import {nullLogger, type Logger} from "../../logger.ts";
 import {RpcCode} from "../rpc-errors.ts";
 import type {SimulatedChain} from "./chain.ts";
 import {SimulatedRpcFailure} from "./rejection.ts";

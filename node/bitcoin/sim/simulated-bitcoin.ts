@@ -7,7 +7,7 @@
  */
 import {decodeSegwitAddress} from "../../../protocol/bitcoin/segwit-address.ts";
 import {keyPairFromSeed, p2wpkhScript} from "../signing.ts";
-import type {Clock} from "../modules.ts";
+import type {Clock} from "../../clock.ts";
 import type {Logger} from "../../logger.ts";
 import {SimulatedChain} from "./chain.ts";
 import type {SimulatedBlock} from "./chain.ts";

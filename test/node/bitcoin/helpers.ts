@@ -4,7 +4,7 @@
  */
 import {Transaction} from "bitcoinjs-lib";
 import {opReturnScript, signP2trKeyPathInput, signP2wpkhInput, type KeyPair} from "../../../node/bitcoin/signing.ts";
-import type {Clock} from "../../../node/bitcoin/modules.ts";
+import type {Clock} from "../../../node/clock.ts";
 
 /** A deterministic clock starting at 2025-01-01 that tests can move. */
 export function testClock(startMs = Date.UTC(2025, 0, 1)): Clock & {advance(ms: number): void} {

@@ -15,8 +15,8 @@ const URL_ = "http://calendar.test:8080";
 
 async function setup(dir: string, roundIntervalMs: number, maxQueue: number): Promise<{cal: Calendar; agg: Aggregator}> {
   const {identity} = await loadOrCreateIdentity(dir);
-  const cal = await Calendar.open(dir, {segmentBytes: 1 << 20}, {logger: nullLogger(), metrics: null, identity});
-  const agg = new Aggregator({roundIntervalMs, maxQueue}, {calendar: cal, logger: nullLogger(), metrics: null, clock: systemClock}, () => URL_);
+  const cal = await Calendar.open(dir, {segmentBytes: 1 << 20}, {logger: nullLogger, metrics: null, identity});
+  const agg = new Aggregator({roundIntervalMs, maxQueue}, {calendar: cal, logger: nullLogger, metrics: null, clock: systemClock}, () => URL_);
   return {cal, agg};
 }
 

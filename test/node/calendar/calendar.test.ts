@@ -18,7 +18,7 @@ import {removeDir, tempDir} from "./support.ts";
 
 async function openCalendar(dir: string): Promise<Calendar> {
   const {identity} = await loadOrCreateIdentity(dir);
-  return Calendar.open(dir, {segmentBytes: 8192}, {logger: nullLogger(), metrics: null, identity});
+  return Calendar.open(dir, {segmentBytes: 8192}, {logger: nullLogger, metrics: null, identity});
 }
 
 async function dumpIndex(dir: string): Promise<string[]> {
@@ -72,14 +72,14 @@ Cal("should give the same index after deleting it, after reindex, and after catc
     await cal.close();
     assert.equal(await dumpIndex(dir), original, "rebuilt on start");
 
-    const r = await reindex(dir, nullLogger());
+    const r = await reindex(dir, nullLogger);
     assert.is(r.records, 400);
     assert.equal(await dumpIndex(dir), original, "otsfed reindex");
 
     // A node killed between the journal fsync and the index write leaves the
     // index behind: append to the journal alone, then start.
     const {identity} = await loadOrCreateIdentity(dir);
-    const {store} = await JournalStore.open(dir, {segmentBytes: 8192}, {logger: nullLogger(), metrics: null, identity});
+    const {store} = await JournalStore.open(dir, {segmentBytes: 8192}, {logger: nullLogger, metrics: null, identity});
     const roots = Array.from({length: 5}, () => new Uint8Array(randomBytes(32)));
     for (const root of roots) await store.append([{kind: RecordKind.ROUND, payload: encodeRound({timeMs: 1, leaves: 1, root})}]);
     await store.close();

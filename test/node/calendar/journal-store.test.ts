@@ -18,7 +18,7 @@ const round = (i: number): JournalEntry => ({kind: RecordKind.ROUND, payload: en
 
 async function openStore(dir: string, segmentBytes = 1 << 20): Promise<JournalStore> {
   const {identity} = await loadOrCreateIdentity(dir);
-  return (await JournalStore.open(dir, {segmentBytes}, {logger: nullLogger(), metrics: null, identity})).store;
+  return (await JournalStore.open(dir, {segmentBytes}, {logger: nullLogger, metrics: null, identity})).store;
 }
 
 async function openExpectingCorruption(dir: string): Promise<JournalCorruptionError> {

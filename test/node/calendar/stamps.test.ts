@@ -37,7 +37,7 @@ const h = (s: string): Uint8Array => sha256(new TextEncoder().encode(s));
 
 async function openCalendar(dir: string): Promise<Calendar> {
   const {identity} = await loadOrCreateIdentity(dir);
-  return Calendar.open(dir, {segmentBytes: 8192}, {logger: nullLogger(), metrics: null, identity});
+  return Calendar.open(dir, {segmentBytes: 8192}, {logger: nullLogger, metrics: null, identity});
 }
 
 /** Commit `n` rounds with distinct roots; returns their commitments by seq. */
@@ -466,7 +466,7 @@ durable("should catch up STAMP and STAMP_REVOKED records the index missed :: cat
 
     // Killed between the journal fsync and the index write: journal alone.
     const {identity} = await loadOrCreateIdentity(dir);
-    const {store} = await JournalStore.open(dir, {segmentBytes: 8192}, {logger: nullLogger(), metrics: null, identity});
+    const {store} = await JournalStore.open(dir, {segmentBytes: 8192}, {logger: nullLogger, metrics: null, identity});
     await store.append([{kind: RecordKind.STAMP_REVOKED, payload: encodeStampRevoked({stampSeq: aLive.pos.seq, height: 302})}]); // 31: in another batch than its STAMP
     await store.append([{kind: RecordKind.STAMP, payload: encodeStamp(b.record)}]); // 32
     await store.close();

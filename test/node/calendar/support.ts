@@ -40,7 +40,7 @@ export function testOptions(dataDir: string, patch: (o: NodeOptions) => void = (
 
 /** An in-process node, started; the caller must `stop()` it. */
 export async function startNode(opts: NodeOptions): Promise<{node: CalendarNode; url: string}> {
-  const node = await CalendarNode.init(opts, {logger: nullLogger(), clock: systemClock});
+  const node = await CalendarNode.init(opts, {logger: nullLogger, clock: systemClock});
   const {url} = await node.start();
   return {node, url};
 }

@@ -25,7 +25,7 @@ import type {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
 import type {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
 import type {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
 import {SimulatedBitcoin} from "../../../node/bitcoin/sim/simulated-bitcoin.ts";
-import {nativeSha256} from "../../../node/calendar/fsutil.ts";
+import {nativeSha256} from "../../../node/hash.ts";
 import {JOURNAL_DIR, listSegments} from "../../../node/calendar/journal-store.ts";
 import {verifyJournal} from "../../../node/calendar/verify.ts";
 import {systemClock} from "../../../node/clock.ts";

@@ -49,7 +49,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     o.stamper = stamper;
   });
   const boot = async (): Promise<{node: CalendarNode; url: string}> => {
-    const node = await CalendarNode.init(nodeOpts, {logger: nullLogger(), clock: systemClock});
+    const node = await CalendarNode.init(nodeOpts, {logger: nullLogger, clock: systemClock});
     const {url} = await node.start();
     await node.bitcoin?.funding.refresh();
     return {node, url};
