@@ -1,7 +1,7 @@
 /**
  * A calendar data dir holding `rounds` ROUND records, written straight into
- * the journal the way bench/reindex.ts does (no HTTP, no aggregator), so a
- * million rounds take seconds. Returns what a client needs to ask for each
+ * the own calendar's journal (no HTTP, no aggregator), so a million rounds
+ * take seconds. Returns what a client needs to ask for each
  * round's proof: its commitment, root ‖ tag ‖ seq (seq = the record number).
  */
 import {randomBytes} from "node:crypto";
@@ -13,6 +13,7 @@ import {toHex} from "../protocol/ots/bytes.ts";
 import {nativeSha256} from "../node/hash.ts";
 import {JournalStore} from "../node/calendar/journal-store.ts";
 import type {JournalEntry} from "../node/calendar/journal-store.ts";
+import {originTarget} from "../node/calendar/registry.ts";
 import {loadOrCreateIdentity} from "../node/identity.ts";
 import {nullLogger} from "../node/logger.ts";
 
@@ -22,6 +23,7 @@ export type RoundJournal = {
   roots: Uint8Array;
   tag: Uint8Array;
   bytes: number;
+  segments: number;
   seconds: number;
 };
 
@@ -30,7 +32,7 @@ const BATCH = 10_000;
 export async function writeRoundJournal(dir: string, rounds: number): Promise<RoundJournal> {
   await mkdir(dir, {recursive: true});
   const {identity} = await loadOrCreateIdentity(dir);
-  const {store} = await JournalStore.open(dir, {segmentBytes: 16 * 1024 * 1024}, {logger: nullLogger, metrics: null, identity});
+  const {store} = await JournalStore.open(originTarget(dir, identity), {segmentBytes: 16 * 1024 * 1024}, {logger: nullLogger, metrics: null});
   const t0 = performance.now();
   const roots = randomBytes(32 * rounds);
   for (let done = 0; done < rounds; ) {
@@ -45,9 +47,9 @@ export async function writeRoundJournal(dir: string, rounds: number): Promise<Ro
     if (positions[0]?.seq !== done) throw new Error(`journal not empty: first seq ${positions[0]?.seq}, expected ${done}`);
     done += n;
   }
-  const bytes = store.bytes;
+  const {bytes, segmentCount: segments} = store;
   await store.close();
-  return {rounds, roots, tag: calendarTag(identity.calendarId, nativeSha256), bytes, seconds: (performance.now() - t0) / 1000};
+  return {rounds, roots, tag: calendarTag(identity.calendarId, nativeSha256), bytes, segments, seconds: (performance.now() - t0) / 1000};
 }
 
 /** The 44-byte commitment of round `seq`, hex (what GET /timestamp/<hex> takes). */

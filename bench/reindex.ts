@@ -5,20 +5,15 @@
  * index (automatic rebuild), and how fast `otsfed reindex` rebuilds it.
  * Target: >= 200,000 records/s. Measures only.
  */
-import {randomBytes} from "node:crypto";
 import {mkdtemp, rm} from "node:fs/promises";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
-import {RecordKind} from "../protocol/journal/record.ts";
-import {encodeRound} from "../protocol/journal/round.ts";
-import {JournalStore} from "../node/calendar/journal-store.ts";
-import type {JournalEntry} from "../node/calendar/journal-store.ts";
 import {reindex} from "../node/calendar/reindex.ts";
 import {systemClock} from "../node/clock.ts";
-import {loadOrCreateIdentity} from "../node/identity.ts";
 import {nullLogger} from "../node/logger.ts";
 import {CalendarNode} from "../node/node.ts";
 import {defaultNodeOptions} from "../node/options.ts";
+import {writeRoundJournal} from "./_rounds.ts";
 
 async function startAndServe(dir: string): Promise<{seconds: number; node: CalendarNode}> {
   const t0 = performance.now();
@@ -37,21 +32,8 @@ export async function main(args: string[]): Promise<Record<string, number | stri
   const dir = await mkdtemp(join(tmpdir(), "otsfed-bench-reindex-"));
   try {
     console.log(`reindex: building a journal of ${rounds} rounds in ${dir}`);
-    const {identity} = await loadOrCreateIdentity(dir);
-    const {store} = await JournalStore.open(dir, {segmentBytes: 16 * 1024 * 1024}, {logger: nullLogger, metrics: null, identity});
-    const t0 = performance.now();
-    const roots = randomBytes(32 * 10_000);
-    for (let done = 0; done < rounds; ) {
-      const n = Math.min(10_000, rounds - done);
-      const batch: JournalEntry[] = new Array(n);
-      for (let i = 0; i < n; i++) batch[i] = {kind: RecordKind.ROUND, payload: encodeRound({timeMs: 1_700_000_000_000 + done + i, leaves: 1 + ((done + i) % 50), root: roots.subarray(i * 32, i * 32 + 32)})};
-      await store.append(batch);
-      done += n;
-    }
-    const bytes = store.bytes;
-    const segments = store.segmentCount;
-    await store.close();
-    console.log(`  written in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${segments} segments, ${(bytes / 1e6).toFixed(1)} MB`);
+    const {bytes, segments, seconds} = await writeRoundJournal(dir, rounds);
+    console.log(`  written in ${seconds.toFixed(1)} s: ${segments} segments, ${(bytes / 1e6).toFixed(1)} MB`);
 
     // First start: no index yet, so the node rebuilds it before serving.
     const first = await startAndServe(dir);

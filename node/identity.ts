@@ -8,7 +8,7 @@
 import {open, readFile, rename, unlink} from "node:fs/promises";
 import {join} from "node:path";
 import {generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf} from "@libp2p/crypto/keys";
-import {peerIdFromPrivateKey} from "@libp2p/peer-id";
+import {peerIdFromPrivateKey, peerIdFromPublicKey, peerIdFromString} from "@libp2p/peer-id";
 import type {PrivateKey} from "@libp2p/interface";
 import {fsyncDir} from "./calendar/fsutil.ts";
 
@@ -80,13 +80,34 @@ export async function loadIdentity(dataDir: string): Promise<Identity | null> {
  * (code 0x00, varint length) of the public key protobuf. Null if it is not
  * one (e.g. an RSA peer id, which hashes the key instead).
  */
-export function verifierForCalendarId(calendarId: Uint8Array): ((data: Uint8Array, sig: Uint8Array) => Promise<boolean>) | null {
+function publicKeyOfCalendarId(calendarId: Uint8Array): ReturnType<typeof publicKeyFromProtobuf> | null {
   if (calendarId.length < 3 || calendarId[0] !== 0x00) return null;
   const len = calendarId[1] as number;
   if (len >= 0x80 || calendarId.length !== 2 + len) return null;
   try {
-    const key = publicKeyFromProtobuf(calendarId.subarray(2));
-    return async (data, sig) => key.verify(data, sig);
+    return publicKeyFromProtobuf(calendarId.subarray(2));
+  } catch {
+    return null;
+  }
+}
+
+/** A checker of signatures by the calendar `calendarId` names; null if the id embeds no public key. */
+export function verifierForCalendarId(calendarId: Uint8Array): ((data: Uint8Array, sig: Uint8Array) => Promise<boolean>) | null {
+  const key = publicKeyOfCalendarId(calendarId);
+  return key === null ? null : async (data, sig) => key.verify(data, sig);
+}
+
+/** A calendar id as people and file names see it: the peer id string (`12D3KooW…`); null if it embeds no public key. */
+export function calendarIdToString(calendarId: Uint8Array): string | null {
+  const key = publicKeyOfCalendarId(calendarId);
+  return key === null ? null : peerIdFromPublicKey(key).toString();
+}
+
+/** The calendar id bytes of a peer id string; null unless it is an Ed25519 peer id (one that embeds its key). */
+export function calendarIdFromString(s: string): Uint8Array | null {
+  try {
+    const id = peerIdFromString(s);
+    return id.type === "Ed25519" ? id.toMultihash().bytes : null;
   } catch {
     return null;
   }

@@ -10,7 +10,8 @@ import {mkdir, readFile} from "node:fs/promises";
 import {Registry} from "prom-client";
 import {toHex} from "../protocol/ots/bytes.ts";
 import {Aggregator} from "./calendar/aggregator.ts";
-import {Calendar} from "./calendar/calendar.ts";
+import type {Calendar} from "./calendar/calendar.ts";
+import {CalendarRegistry} from "./calendar/registry.ts";
 import type {Clock} from "./clock.ts";
 import {ApiServer} from "./http/server.ts";
 import type {StatusInfo} from "./http/status.ts";
@@ -43,6 +44,9 @@ async function readVersion(): Promise<string> {
 
 export class CalendarNode {
   readonly identity: Identity;
+  /** Every calendar this node holds: its own and its mirrors. */
+  readonly calendars: CalendarRegistry;
+  /** The node's own calendar. */
   readonly calendar: Calendar;
   readonly aggregator: Aggregator;
   readonly api: ApiServer;
@@ -56,10 +60,12 @@ export class CalendarNode {
   private status: "stopped" | "starting" | "started" | "stopping" = "stopped";
   private stopping: Promise<void> | null = null;
 
-  private constructor(opts: NodeOptions, modules: NodeModules, identity: Identity, calendar: Calendar, register: Registry, metrics: Metrics, version: string) {
+  private constructor(opts: NodeOptions, modules: NodeModules, identity: Identity, calendars: CalendarRegistry, register: Registry, metrics: Metrics, version: string) {
     const {logger, clock} = modules;
     this.logger = logger;
     this.identity = identity;
+    this.calendars = calendars;
+    const calendar = calendars.own;
     this.calendar = calendar;
     this.register = register;
     this.metrics = metrics;
@@ -105,7 +111,7 @@ export class CalendarNode {
     };
     const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? null));
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
-    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, calendar, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
+    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, calendars, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
   }
 
   /** Open storage (verifying and recovering the journal) and build the node, not yet listening. */
@@ -116,14 +122,14 @@ export class CalendarNode {
     logger.info(created ? "identity created" : "identity loaded", {peerId: identity.peerId});
     const register = new Registry();
     const metrics = createMetrics(register);
-    const calendar = await Calendar.open(opts.dataDir, opts.journal, {logger: logger.child({module: "calendar"}), metrics, identity});
+    const calendars = await CalendarRegistry.open(opts.dataDir, opts.journal, {logger: logger.child({module: "calendar"}), metrics, identity});
     try {
-      const node = new CalendarNode(opts, modules, identity, calendar, register, metrics, await readVersion());
+      const node = new CalendarNode(opts, modules, identity, calendars, register, metrics, await readVersion());
       // Refuses to start on a damaged stamper state file: it may hold the only record of a broadcast.
       await node.bitcoin?.stamper.load();
       return node;
     } catch (e) {
-      await calendar.close().catch(() => {});
+      await calendars.close().catch(() => {});
       throw e;
     }
   }
@@ -161,7 +167,7 @@ export class CalendarNode {
         await this.bitcoin.funding.stop();
         this.bitcoin.backend.close();
       }
-      await this.calendar.close();
+      await this.calendars.close();
       this.status = "stopped";
       this.logger.info("calendar node stopped", {journalRecords: this.calendar.store.length, chainHash: toHex(this.calendar.store.chainHash), address: this.address});
     })();

@@ -1,41 +1,50 @@
 /**
- * The LevelDB index (DESIGN §2): commitment → journal position. It holds
- * nothing the journal does not: every value is derived from journal records,
- * so deleting it and starting again (or `otsfed reindex`) gives the same
- * answers.
+ * The LevelDB index (DESIGN §2), one for every calendar a node holds (its
+ * own and its mirrors): commitment → journal position, and each calendar's
+ * live stamps. It holds nothing the journals do not: every value is derived
+ * from journal records, so deleting it and starting again (or `otsfed
+ * reindex`) gives the same answers.
  *
- * Keys (one-byte buckets, STYLE §15):
- *   00 "schema"          → uint32 BE schema version
- *   00 "calendar"        → calendar id the index was built for
- *   00 "indexed"         → uint64 BE journal length covered ‖ chain hash at that length
- *   01 ‖ commitment(44)  → uint64 BE seq ‖ uint64 BE segment first seq ‖ uint32 BE offset
- *   02 ‖ uint64 BE seq   → a live STAMP record: its position, txid, block,
- *                          fee, size and covered ranges (see encodeLiveStamp);
- *                          removed when a STAMP_REVOKED names it
+ * Keys (one-byte buckets, STYLE §15; `tag` is the calendar's 4-byte tag,
+ * which every one of its commitments carries):
  *
- * The high-water mark is written in the same batch as the entries it covers,
- * so the index is always a consistent prefix of the journal.
+ *   00 "schema"                → uint32 BE schema version
+ *   00 "indexed" ‖ tag         → uint64 BE journal length covered ‖ chain hash
+ *                                at that length ‖ the calendar id
+ *   00 "resetting" ‖ tag       → present while that calendar's entries are being
+ *                                deleted (a crash there must not leave half of them)
+ *   01 ‖ commitment(44)        → uint64 BE seq ‖ uint64 BE segment first seq ‖ uint32 BE offset
+ *   02 ‖ tag ‖ uint64 BE seq   → a live STAMP record of that calendar: its position,
+ *                                txid, block, fee, size and covered ranges
+ *                                (see encodeLiveStamp); removed when a
+ *                                STAMP_REVOKED names it
+ *
+ * Commitments keep the root first in their key so that a prefix query is
+ * one range scan across every calendar. A calendar's high-water mark is
+ * written in the same batch as the entries it covers, so each calendar's
+ * index is always a consistent prefix of its journal.
  */
 import {Level} from "level";
-import {bytesEqual} from "../../protocol/ots/bytes.ts";
+import {CALENDAR_TAG_SIZE, COMMITMENT_SIZE, ROUND_ROOT_SIZE} from "../../protocol/journal/index.ts";
 import {readU32, readU64, writeU32, writeU64} from "../../protocol/journal/varint.ts";
 import type {JournalPosition} from "./journal-store.ts";
 import type {LiveStamp} from "./stamp-directory.ts";
 import {StoreError, StoreErrorCode} from "./errors.ts";
 
-/** 2: live stamps (bucket 02). An older index is rebuilt at start. */
-export const INDEX_SCHEMA_VERSION = 2;
+/** 3: several calendars (per-calendar marks and stamps). An older index is rebuilt at start. */
+export const INDEX_SCHEMA_VERSION = 3;
 export const INDEX_DIR = "index";
 
 const META = 0x00;
 const COMMITMENT = 0x01;
 const STAMP = 0x02;
 const enc = new TextEncoder();
-const KEY_SCHEMA = Uint8Array.of(META, ...enc.encode("schema"));
-const KEY_CALENDAR = Uint8Array.of(META, ...enc.encode("calendar"));
-const KEY_INDEXED = Uint8Array.of(META, ...enc.encode("indexed"));
+const KEY_SCHEMA = Buffer.of(META, ...enc.encode("schema"));
+const INDEXED_PREFIX = Buffer.of(META, ...enc.encode("indexed"));
+const RESETTING_PREFIX = Buffer.of(META, ...enc.encode("resetting"));
 
-export type IndexMeta = {schema: number; calendarId: Uint8Array | null; length: number; chainHash: Uint8Array | null};
+/** One calendar's high-water mark. */
+export type CalendarMark = {calendarId: Uint8Array; length: number; chainHash: Uint8Array};
 
 export type IndexPut = {commitment: Uint8Array; pos: JournalPosition};
 
@@ -45,6 +54,14 @@ export type StampChanges = {add: readonly LiveStamp[]; remove: readonly number[]
 /** A Buffer view of bytes (no copy): LevelDB's buffer encoding is the fast path. */
 function buf(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function checkTag(tag: Uint8Array): void {
+  if (tag.length !== CALENDAR_TAG_SIZE) throw new StoreError({code: StoreErrorCode.UNKNOWN_CALENDAR}, "a calendar tag is 4 bytes");
+}
+
+function markKey(tag: Uint8Array): Buffer {
+  return Buffer.concat([INDEXED_PREFIX, buf(tag)]);
 }
 
 function commitmentKey(c: Uint8Array): Buffer {
@@ -66,11 +83,17 @@ function decodePosition(v: Uint8Array): JournalPosition {
   return {seq: readU64(v, 0), segment: readU64(v, 8), offset: readU32(v, 16)};
 }
 
-function stampKey(seq: number): Buffer {
-  const k = Buffer.allocUnsafe(9);
+function stampKey(tag: Uint8Array, seq: number): Buffer {
+  const k = Buffer.allocUnsafe(1 + CALENDAR_TAG_SIZE + 8);
   k[0] = STAMP;
-  writeU64(k, 1, seq);
+  k.set(tag, 1);
+  writeU64(k, 1 + CALENDAR_TAG_SIZE, seq);
   return k;
+}
+
+/** Bounds of one calendar's stamp entries (keys are exactly 02 ‖ tag ‖ seq8). */
+function stampRange(tag: Uint8Array): {gte: Buffer; lt: Buffer} {
+  return {gte: stampKey(tag, 0), lt: Buffer.concat([Buffer.of(STAMP), buf(tag), Buffer.alloc(9, 0xff)])};
 }
 
 /** pos(20) ‖ txid(32) ‖ blockHash(32) ‖ height u32 ‖ leaves u32 ‖ fee u64 ‖ vsize u32 ‖ n u32 ‖ n × (from u64 ‖ to u64). */
@@ -94,7 +117,7 @@ function encodeLiveStamp(s: LiveStamp): Buffer {
 }
 
 function decodeLiveStamp(v: Uint8Array): LiveStamp {
-  const n = readU32(v, 104);
+  const n = v.length >= 108 ? readU32(v, 104) : -1;
   if (v.length !== 108 + 16 * n) throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, "index stamp entry has a bad length: run 'otsfed reindex'");
   const ranges = [];
   for (let i = 0, p = 108; i < n; i++, p += 16) ranges.push({from: readU64(v, p), to: readU64(v, p + 8)});
@@ -110,6 +133,19 @@ function decodeLiveStamp(v: Uint8Array): LiveStamp {
   };
 }
 
+function decodeMark(v: Uint8Array): CalendarMark {
+  if (v.length < 41) throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, "index mark has a bad length: run 'otsfed reindex'");
+  return {length: readU64(v, 0), chainHash: v.slice(8, 40), calendarId: v.slice(40)};
+}
+
+function encodeMark(m: CalendarMark): Buffer {
+  const v = Buffer.allocUnsafe(40 + m.calendarId.length);
+  writeU64(v, 0, m.length);
+  v.set(m.chainHash, 8);
+  v.set(m.calendarId, 40);
+  return v;
+}
+
 type Db = Level<Buffer, Buffer>;
 
 export class CommitmentIndex {
@@ -120,7 +156,7 @@ export class CommitmentIndex {
     this.db = db;
   }
 
-  /** Open (creating if missing) the LevelDB under `dataDir/index`; a second opener gets STORE_IN_USE. */
+  /** Open (creating if missing) the LevelDB at `path`; a second opener gets STORE_IN_USE. */
   static async open(path: string): Promise<CommitmentIndex> {
     const db: Db = new Level<Buffer, Buffer>(path, {keyEncoding: "buffer", valueEncoding: "buffer"});
     try {
@@ -133,80 +169,110 @@ export class CommitmentIndex {
     return new CommitmentIndex(db);
   }
 
-  /** The stored meta data; schema 0 means an empty (new or wiped) index. */
-  async meta(): Promise<IndexMeta> {
-    const [schema, calendar, indexed] = await this.db.getMany([buf(KEY_SCHEMA), buf(KEY_CALENDAR), buf(KEY_INDEXED)]);
-    return {
-      schema: schema ? readU32(schema, 0) : 0,
-      calendarId: calendar ? new Uint8Array(calendar) : null,
-      length: indexed ? readU64(indexed, 0) : 0,
-      chainHash: indexed ? indexed.slice(8, 40) : null,
-    };
+  /** The stored schema version; 0 means an empty (new or wiped) index. */
+  async schema(): Promise<number> {
+    const v = await this.db.get(KEY_SCHEMA);
+    return v === undefined ? 0 : readU32(v, 0);
   }
 
   /**
    * Throw INDEX_SCHEMA if a newer otsfed wrote the index (0 = empty and older
-   * schemas are fine: the calendar rebuilds those from the journal).
+   * schemas are fine: the registry rebuilds those from the journals).
    */
   async checkSchema(): Promise<void> {
-    const m = await this.meta();
-    if (m.schema > INDEX_SCHEMA_VERSION) {
-      throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, `index schema version ${m.schema}, this otsfed uses ${INDEX_SCHEMA_VERSION}: run 'otsfed reindex' to rebuild it from the journal`);
+    const schema = await this.schema();
+    if (schema > INDEX_SCHEMA_VERSION) {
+      throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, `index schema version ${schema}, this otsfed uses ${INDEX_SCHEMA_VERSION}: run 'otsfed reindex' to rebuild it from the journal`);
     }
   }
 
-  /** Remove everything and stamp the empty index with our schema and calendar. */
-  async reset(calendarId: Uint8Array, genesisChain: Uint8Array): Promise<void> {
+  /** Remove everything and stamp the empty index with our schema. */
+  async reset(): Promise<void> {
     await this.db.clear();
-    const indexed = new Uint8Array(40);
-    writeU64(indexed, 0, 0);
-    indexed.set(genesisChain, 8);
     const schema = new Uint8Array(4);
     writeU32(schema, 0, INDEX_SCHEMA_VERSION);
+    await this.db.put(KEY_SCHEMA, buf(schema));
+  }
+
+  /** A calendar's high-water mark, or null when the index holds nothing of it. */
+  async mark(tag: Uint8Array): Promise<CalendarMark | null> {
+    checkTag(tag);
+    const v = await this.db.get(markKey(tag));
+    return v === undefined ? null : decodeMark(v);
+  }
+
+  /** True when a `resetCalendar` of this calendar was cut short (its entries may be half deleted). */
+  async resetInterrupted(tag: Uint8Array): Promise<boolean> {
+    checkTag(tag);
+    return (await this.db.get(Buffer.concat([RESETTING_PREFIX, buf(tag)]))) !== undefined;
+  }
+
+  /**
+   * Forget one calendar: its commitments, its stamps and its mark, then set
+   * its mark to the empty journal. Commitments are keyed root first, so
+   * this scans the commitment bucket: a rare repair, not a hot path. A
+   * flag marks the reset until it is complete, and the mark goes first, so
+   * a crash half-way is never taken for a consistent index.
+   */
+  async resetCalendar(tag: Uint8Array, calendarId: Uint8Array, genesisChain: Uint8Array): Promise<void> {
+    checkTag(tag);
+    const flag = Buffer.concat([RESETTING_PREFIX, buf(tag)]);
     await this.db.batch([
-      {type: "put", key: buf(KEY_SCHEMA), value: buf(schema)},
-      {type: "put", key: buf(KEY_CALENDAR), value: buf(calendarId)},
-      {type: "put", key: buf(KEY_INDEXED), value: buf(indexed)},
+      {type: "put", key: flag, value: Buffer.alloc(0)},
+      {type: "del", key: markKey(tag)},
+    ]);
+    const tagAt = 1 + ROUND_ROOT_SIZE;
+    let batch = this.db.batch();
+    let n = 0;
+    for await (const k of this.db.keys({gt: Buffer.of(COMMITMENT), lt: Buffer.of(COMMITMENT + 1)})) {
+      if (k.length !== 1 + COMMITMENT_SIZE || k.compare(buf(tag), 0, CALENDAR_TAG_SIZE, tagAt, tagAt + CALENDAR_TAG_SIZE) !== 0) continue;
+      batch.del(k);
+      if (++n % 10_000 === 0) {
+        await batch.write();
+        batch = this.db.batch();
+      }
+    }
+    await batch.write();
+    await this.db.clear(stampRange(tag));
+    await this.db.batch([
+      {type: "put", key: markKey(tag), value: encodeMark({calendarId, length: 0, chainHash: genesisChain})},
+      {type: "del", key: flag},
     ]);
   }
 
-  /** True if the index meta names this calendar. */
-  async isFor(calendarId: Uint8Array): Promise<boolean> {
-    const m = await this.meta();
-    return m.calendarId !== null && bytesEqual(m.calendarId, calendarId);
-  }
-
-  /** Add entries and move the high-water mark to (`length`, `chainHash`) atomically. */
-  async put(entries: readonly IndexPut[], length: number, chainHash: Uint8Array, stamps?: StampChanges): Promise<void> {
-    const indexed = new Uint8Array(40);
-    writeU64(indexed, 0, length);
-    indexed.set(chainHash, 8);
+  /** Add one calendar's entries and move its high-water mark to `mark` atomically. */
+  async put(tag: Uint8Array, entries: readonly IndexPut[], mark: CalendarMark, stamps?: StampChanges): Promise<void> {
+    checkTag(tag);
     // A chained batch is about twice as fast as the array form for large rebuilds.
     const batch = this.db.batch();
     for (const e of entries) batch.put(commitmentKey(e.commitment), encodePosition(e.pos));
     if (stamps) {
-      for (const st of stamps.add) batch.put(stampKey(st.pos.seq), encodeLiveStamp(st));
-      for (const seq of stamps.remove) batch.del(stampKey(seq));
+      for (const st of stamps.add) batch.put(stampKey(tag, st.pos.seq), encodeLiveStamp(st));
+      for (const seq of stamps.remove) batch.del(stampKey(tag, seq));
     }
-    batch.put(buf(KEY_INDEXED), buf(indexed));
+    batch.put(markKey(tag), encodeMark(mark));
     await batch.write();
   }
 
-  /** The journal position of a commitment, or null. */
+  /** The journal position of a commitment (of whichever calendar its tag names), or null. */
   async lookup(commitment: Uint8Array): Promise<JournalPosition | null> {
     const v = await this.db.get(commitmentKey(commitment));
     return v === undefined ? null : decodePosition(v);
   }
 
-  /** Every live stamp, in journal order. */
-  async *stamps(): AsyncGenerator<LiveStamp> {
-    for await (const v of this.db.values({gt: Buffer.of(STAMP), lt: Buffer.of(STAMP + 1)})) yield decodeLiveStamp(v);
+  /** Every live stamp of one calendar, in journal order. */
+  async *stamps(tag: Uint8Array): AsyncGenerator<LiveStamp> {
+    checkTag(tag);
+    for await (const v of this.db.values(stampRange(tag))) yield decodeLiveStamp(v);
   }
 
-  /** Every (commitment, position) in key order: for equivalence checks. */
-  async *entries(): AsyncGenerator<IndexPut> {
+  /** Every (commitment, position) in key order, of one calendar or all: for equivalence checks. */
+  async *entries(tag?: Uint8Array): AsyncGenerator<IndexPut> {
+    const tagAt = ROUND_ROOT_SIZE;
     for await (const [k, v] of this.db.iterator({gt: Buffer.of(COMMITMENT), lt: Buffer.of(COMMITMENT + 1)})) {
-      yield {commitment: new Uint8Array(k.subarray(1)), pos: decodePosition(v)};
+      const commitment = new Uint8Array(k.subarray(1));
+      if (tag !== undefined && Buffer.compare(buf(commitment.subarray(tagAt, tagAt + CALENDAR_TAG_SIZE)), buf(tag)) !== 0) continue;
+      yield {commitment, pos: decodePosition(v)};
     }
   }
 

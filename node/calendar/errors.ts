@@ -25,6 +25,12 @@ export const StoreErrorCode = {
   STAMP_INCONSISTENT: "STORE_STAMP_INCONSISTENT",
   /** The store is closed. */
   CLOSED: "STORE_CLOSED",
+  /** A write the journal's role forbids: a mirror never writes its own records, an origin never imports. */
+  READ_ONLY: "STORE_READ_ONLY",
+  /** Two writes at once: the journal takes one at a time (a bug in the caller). */
+  CONCURRENT_WRITE: "STORE_CONCURRENT_WRITE",
+  /** A calendar the registry cannot hold: unknown, already held, a tag another held calendar has, or an id without an Ed25519 key. */
+  UNKNOWN_CALENDAR: "STORE_UNKNOWN_CALENDAR",
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 

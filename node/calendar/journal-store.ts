@@ -1,13 +1,20 @@
 /**
- * The journal on disk: the calendar's source of truth (DESIGN §2).
+ * One calendar's journal on disk: the source of truth (DESIGN §2). A node
+ * holds several — its own calendar's (the *origin*: it writes records and
+ * signs their checkpoints) and copies of other calendars' (*mirrors*: they
+ * append only batches that verify against the origin's chain and signature,
+ * and never sign). Both use the same format and the same directory layout:
  *
- *   DIR/journal/<firstSeq, 20 digits>.seg   segments (protocol/journal/segment.ts)
- *   DIR/journal/<firstSeq, 20 digits>.ckpt  signed checkpoint at the end of that sealed segment
- *   DIR/journal/latest.ckpt                 signed checkpoint written at each clean close
+ *   <dir>/<firstSeq, 20 digits>.seg   segments (protocol/journal/segment.ts)
+ *   <dir>/<firstSeq, 20 digits>.ckpt  signed checkpoint at the end of that sealed segment
+ *   <dir>/latest.ckpt                 the signed head at each clean close (the
+ *                                     origin signs it; a mirror stores the
+ *                                     origin's head for that length)
  *
- * Appends are group commits: one write of all the batch's frames, then
- * fdatasync, and only then does `append` resolve, so whoever acknowledges a
- * digest after it knows the record is durable. Appends are strictly serial.
+ * Writes are group commits: one write of all the batch's frames, then
+ * fdatasync, and only then do `append`/`importBatch` resolve (with the
+ * records as written), so whoever acknowledges or forwards a record after
+ * it knows the record is durable. Writes are strictly serial.
  *
  * Opening verifies every segment end to end (headers, checksums, kinds, hash
  * chain). A torn tail of the last segment is cut (logged); anything else
@@ -17,19 +24,18 @@ import {open, readdir, readFile, truncate, unlink, mkdir} from "node:fs/promises
 import type {FileHandle} from "node:fs/promises";
 import {join} from "node:path";
 import {bytesEqual, toHex} from "../../protocol/ots/bytes.ts";
+import {checkBatchHead, decodeRecordBatch} from "../../protocol/journal/batch.ts";
 import {genesisChainHash, nextChainHash} from "../../protocol/journal/chain.ts";
-import {checkpointSigningBytes, decodeCheckpoint, encodeCheckpoint} from "../../protocol/journal/checkpoint.ts";
+import {checkpointSigningBytes, decodeCheckpoint, encodeCheckpoint, verifyCheckpoint} from "../../protocol/journal/checkpoint.ts";
 import type {Checkpoint} from "../../protocol/journal/checkpoint.ts";
 import {JournalError} from "../../protocol/journal/errors.ts";
 import {decodeFrame, frameSize, MAX_RECORD_PAYLOAD, writeFrame} from "../../protocol/journal/record.ts";
 import {decodeSegmentHeader, encodeSegmentHeader, scanSegment} from "../../protocol/journal/segment.ts";
-import type {ScannedRecord} from "../../protocol/journal/segment.ts";
-import type {Identity} from "../identity.ts";
+import {nativeSha256} from "../hash.ts";
 import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import {JournalCorruptionError, StoreError, StoreErrorCode} from "./errors.ts";
 import {writeFileAtomic} from "./fsutil.ts";
-import {nativeSha256} from "../hash.ts";
 
 export type JournalOptions = {
   /** A segment is sealed and a new one started once it reaches this many bytes. */
@@ -38,7 +44,18 @@ export type JournalOptions = {
 
 export const defaultJournalOptions: JournalOptions = {segmentBytes: 16 * 1024 * 1024};
 
-export type JournalModules = {logger: Logger; metrics: Metrics | null; identity: Identity};
+export type JournalModules = {logger: Logger; metrics: Metrics | null};
+
+/** Which calendar a journal directory holds, and whether we write it. */
+export type JournalTarget = {
+  /** The journal directory (segments and checkpoints directly inside). */
+  dir: string;
+  calendarId: Uint8Array;
+  /** The origin signs its checkpoints with the calendar's key; a mirror has none (null). */
+  sign: ((data: Uint8Array) => Promise<Uint8Array>) | null;
+  /** Checks the origin's signature (a mirror's imports and its stored heads). */
+  verify: (data: Uint8Array, signature: Uint8Array) => Promise<boolean>;
+};
 
 /** Where a record lives: its sequence number, its segment (by first seq) and byte offset there. */
 export type JournalPosition = {seq: number; segment: number; offset: number};
@@ -47,6 +64,14 @@ export type JournalEntry = {kind: number; payload: Uint8Array};
 
 /** A record read back for replay (index rebuild). `payload` is a view into the segment bytes. */
 export type ReplayedRecord = {seq: number; kind: number; payload: Uint8Array; segment: number; offset: number};
+
+/** A record as subscribers see it: everything a mirror needs to forward it exactly. Views, not copies. */
+export type JournalRecord = ReplayedRecord & {
+  /** The whole frame (kind ‖ length ‖ payload ‖ crc), byte for byte as in the segment. */
+  frame: Uint8Array;
+  /** Chain hash after this record. */
+  chainHash: Uint8Array;
+};
 
 type SegmentInfo = {firstSeq: number; file: string; bytes: number; records: number};
 
@@ -68,17 +93,16 @@ export type RecoveryReport = {
   records: number;
   /** A cut torn tail, if there was one. */
   torn: {segment: string; offset: number; bytes: number} | null;
-  /** Chain hash after record `captureChainAt - 1`, when asked for and within the journal. */
-  capturedChain: Uint8Array | null;
+  /** Chain hash after each asked-for length (`captureChainAt`) that lies within the journal. */
+  capturedChains: Map<number, Uint8Array>;
 };
 
 export type OpenOptions = {
-  /** Report the chain hash at this length (the index's high-water mark) in `capturedChain`. */
-  captureChainAt?: number;
+  /** Report the chain hash at these lengths (the index's high-water mark) in `capturedChains`. */
+  captureChainAt?: readonly number[];
 };
 
-
-/** List the segments of a journal directory in order, refusing names that are not ours. */
+/** List the segments of a journal directory in order (other files are ignored). */
 export async function listSegments(dir: string): Promise<Array<{firstSeq: number; file: string}>> {
   const out: Array<{firstSeq: number; file: string}> = [];
   for (const name of await readdir(dir)) {
@@ -88,10 +112,10 @@ export async function listSegments(dir: string): Promise<Array<{firstSeq: number
   return out.sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
-async function readLatestCheckpoint(dir: string): Promise<Checkpoint | null> {
+async function readCheckpointFile(path: string): Promise<Checkpoint | null> {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(join(dir, LATEST_CHECKPOINT)));
+    bytes = new Uint8Array(await readFile(path));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw e;
@@ -101,43 +125,50 @@ async function readLatestCheckpoint(dir: string): Promise<Checkpoint | null> {
 
 export class JournalStore {
   readonly dir: string;
+  readonly calendarId: Uint8Array;
   private readonly opts: JournalOptions;
   private readonly logger: Logger;
   private readonly metrics: Metrics | null;
-  private readonly identity: Identity;
+  private readonly sign: JournalTarget["sign"];
+  private readonly verifySignature: JournalTarget["verify"];
   private readonly segments: SegmentInfo[];
   private active: FileHandle;
   private activeEnd: number;
   private nextSeq: number;
   private chain: Uint8Array;
   private totalBytes: number;
-  private appending = false;
+  /** A mirror's newest verified head of the origin (null for an origin, which signs its own). */
+  private lastHead: Checkpoint | null;
+  private writing = false;
   private failed: Error | null = null;
   private closed = false;
 
-  private constructor(dir: string, opts: JournalOptions, modules: JournalModules, segments: SegmentInfo[], active: FileHandle, nextSeq: number, chain: Uint8Array) {
-    this.dir = dir;
+  private constructor(target: JournalTarget, opts: JournalOptions, modules: JournalModules, segments: SegmentInfo[], active: FileHandle, nextSeq: number, chain: Uint8Array, lastHead: Checkpoint | null) {
+    this.dir = target.dir;
+    this.calendarId = target.calendarId;
     this.opts = opts;
     this.logger = modules.logger;
     this.metrics = modules.metrics;
-    this.identity = modules.identity;
+    this.sign = target.sign;
+    this.verifySignature = target.verify;
     this.segments = segments;
     this.active = active;
     this.activeEnd = (segments[segments.length - 1] as SegmentInfo).bytes;
     this.nextSeq = nextSeq;
     this.chain = chain;
     this.totalBytes = segments.reduce((a, s) => a + s.bytes, 0);
+    this.lastHead = lastHead;
     this.updateGauges();
   }
 
   /**
-   * Open (or create) the journal under `dataDir/journal`, verify it and
-   * recover a torn tail. Throws JournalCorruptionError on damage.
+   * Open (or create) the journal in `target.dir`, verify it and recover a
+   * torn tail. Throws JournalCorruptionError on damage, StoreError
+   * IDENTITY_MISMATCH when the segments belong to another calendar.
    */
-  static async open(dataDir: string, opts: JournalOptions, modules: JournalModules, openOpts: OpenOptions = {}): Promise<{store: JournalStore; report: RecoveryReport}> {
-    const dir = join(dataDir, JOURNAL_DIR);
+  static async open(target: JournalTarget, opts: JournalOptions, modules: JournalModules, openOpts: OpenOptions = {}): Promise<{store: JournalStore; report: RecoveryReport}> {
+    const {dir, calendarId} = target;
     await mkdir(dir, {recursive: true});
-    const calendarId = modules.identity.calendarId;
     // A crash while creating a segment or checkpoint leaves only a .tmp file.
     for (const name of await readdir(dir)) if (name.endsWith(".tmp")) await unlink(join(dir, name));
 
@@ -149,12 +180,15 @@ export class JournalStore {
       modules.logger.info("journal created", {dir});
     }
 
+    const latest = await JournalStore.readCheckpoint(dir, LATEST_CHECKPOINT, listed[listed.length - 1]?.file ?? LATEST_CHECKPOINT);
+    const capture = new Set(openOpts.captureChainAt ?? []);
+    if (latest) capture.add(latest.length);
+    const captured = new Map<number, Uint8Array>();
     const segments: SegmentInfo[] = [];
     let seq = 0;
     let chain = genesisChainHash(calendarId, nativeSha256);
+    if (capture.has(0)) captured.set(0, chain);
     let torn: RecoveryReport["torn"] = null;
-    const capture = openOpts.captureChainAt;
-    let captured: Uint8Array | null = capture === 0 ? chain : null;
     for (let i = 0; i < listed.length; i++) {
       const {firstSeq, file} = listed[i] as {firstSeq: number; file: string};
       const isLast = i === listed.length - 1;
@@ -165,11 +199,10 @@ export class JournalStore {
         // The header's calendar id is checked separately to give a clearer error.
         const {header} = decodeSegmentHeader(buf);
         if (!bytesEqual(header.calendarId, calendarId)) {
-          throw new StoreError({code: StoreErrorCode.IDENTITY_MISMATCH}, `journal segment ${file} belongs to calendar ${toHex(header.calendarId)}, but ${join(dataDir, "identity.key")} is ${toHex(calendarId)}`);
+          throw new StoreError({code: StoreErrorCode.IDENTITY_MISMATCH}, `journal segment ${join(dir, file)} belongs to calendar ${toHex(header.calendarId)}, not ${toHex(calendarId)} (is identity.key the one this journal was written with?)`);
         }
-        const wantCapture = capture !== undefined && capture > seq ? capture : -1;
-        scan = scanSegment(buf, {isLast, sha256: nativeSha256, expect: {calendarId, firstSeq: seq, prevChain: chain}}, wantCapture < 0 ? undefined : (r: ScannedRecord) => {
-          if (r.seq === wantCapture - 1) captured = r.chainHash;
+        scan = scanSegment(buf, {isLast, sha256: nativeSha256, expect: {calendarId, firstSeq: seq, prevChain: chain}}, capture.size === 0 ? undefined : (r) => {
+          if (capture.has(r.seq + 1)) captured.set(r.seq + 1, r.chainHash);
         });
       } catch (e) {
         if (e instanceof JournalError) {
@@ -181,7 +214,7 @@ export class JournalStore {
       let bytes = buf.length;
       if (scan.torn) {
         torn = {segment: file, offset: scan.torn.offset, bytes: scan.torn.length};
-        modules.logger.warn("journal torn tail cut", {segment: file, offset: scan.torn.offset, bytes: scan.torn.length});
+        modules.logger.warn("journal torn tail cut", {dir, segment: file, offset: scan.torn.offset, bytes: scan.torn.length});
         await truncate(join(dir, file), scan.end);
         const fh = await open(join(dir, file), "r+");
         try {
@@ -196,19 +229,45 @@ export class JournalStore {
       chain = scan.chainHash;
     }
     const last = segments[segments.length - 1] as SegmentInfo;
-    // latest.ckpt is written only at a clean close, so it can never cover a
-    // torn write; if it claims more records than survive, acknowledged
-    // records were lost and starting would hide it.
-    const latest = await readLatestCheckpoint(dir);
-    if (latest && (latest.length > seq || (latest.length === seq && !bytesEqual(latest.chainHash, chain)))) {
-      throw new JournalCorruptionError(
-        {code: "JOURNAL_BROKEN_CHAIN", segment: last.file, offset: last.bytes},
-        `journal segment ${last.file} at offset ${last.bytes}: the journal ends at record ${seq} but ${LATEST_CHECKPOINT} (signed at the last clean stop) covers ${latest.length} records with another chain hash; refusing to start`,
-      );
+    // latest.ckpt is written only once its records are durable (a clean
+    // close, or a mirror's verified import), so it can never cover a torn
+    // write; if it claims more records than survive, or another history,
+    // signed records were lost and starting would hide it.
+    if (latest) {
+      const at = captured.get(latest.length);
+      if (latest.length > seq || at === undefined || !bytesEqual(at, latest.chainHash)) {
+        throw new JournalCorruptionError(
+          {code: "JOURNAL_BROKEN_CHAIN", segment: last.file, offset: last.bytes},
+          `journal segment ${last.file} at offset ${last.bytes}: the journal ends at record ${seq} but ${LATEST_CHECKPOINT} (signed) covers ${latest.length} records with another chain hash; refusing to start`,
+        );
+      }
+    }
+    let lastHead: Checkpoint | null = null;
+    if (target.sign === null && latest) {
+      // A mirror serves the origin's head it holds; one that does not verify is worthless.
+      await verifyCheckpoint(latest, target.verify);
+      lastHead = latest;
     }
     const active = await open(join(dir, last.file), "r+");
-    const store = new JournalStore(dir, opts, modules, segments, active, seq, chain);
-    return {store, report: {segments: segments.length, records: seq, torn, capturedChain: captured}};
+    const store = new JournalStore(target, opts, modules, segments, active, seq, chain, lastHead);
+    return {store, report: {segments: segments.length, records: seq, torn, capturedChains: captured}};
+  }
+
+  /** A checkpoint file, with a decode failure naming the file. */
+  private static async readCheckpoint(dir: string, name: string, segmentForErrors: string): Promise<Checkpoint | null> {
+    try {
+      return await readCheckpointFile(join(dir, name));
+    } catch (e) {
+      if (e instanceof JournalError) {
+        throw new JournalCorruptionError({code: e.code, segment: segmentForErrors, offset: 0}, `journal checkpoint ${join(dir, name)}: ${e.message} (${e.code}); refusing to start`);
+      }
+      throw e;
+    }
+  }
+
+  /** True for a mirror (a copy of another calendar's journal that never signs). */
+  get isMirror(): boolean {
+    return this.sign === null;
   }
 
   /** Number of records (the next record's sequence number). */
@@ -229,7 +288,7 @@ export class JournalStore {
     return this.segments.length;
   }
 
-  /** Non-null once a write or fsync failed: the store appends nothing more until reopened. */
+  /** Non-null once a write or fsync failed: the store writes nothing more until reopened. */
   get failure(): Error | null {
     return this.failed;
   }
@@ -241,64 +300,111 @@ export class JournalStore {
   }
 
   /**
-   * Append records with one write and one fdatasync. Resolves with their
-   * positions only once they are durable. Must not be called concurrently.
+   * Append this calendar's own records with one write and one fdatasync.
+   * Resolves with the records as written only once they are durable.
+   * Origin only; must not be called concurrently.
    */
-  async append(entries: readonly JournalEntry[]): Promise<JournalPosition[]> {
+  async append(entries: readonly JournalEntry[]): Promise<JournalRecord[]> {
+    if (this.isMirror) throw new StoreError({code: StoreErrorCode.READ_ONLY}, "a mirror journal takes only its origin's verified records (importBatch), never its own");
+    if (entries.length === 0) return [];
+    let size = 0;
+    for (const e of entries) size += frameSize(e.kind, e.payload.length);
+    const buf = new Uint8Array(size);
+    const records: Array<Omit<JournalRecord, "segment" | "offset"> & {start: number}> = [];
+    let p = 0;
+    let chain = this.chain;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i] as JournalEntry;
+      const start = p;
+      p = writeFrame(buf, p, e.kind, e.payload);
+      const frame = buf.subarray(start, p);
+      chain = nextChainHash(chain, frame.subarray(0, frame.length - 4), nativeSha256);
+      records.push({seq: this.nextSeq + i, kind: e.kind, payload: frame.subarray(frame.length - 4 - e.payload.length, frame.length - 4), frame, chainHash: chain, start});
+    }
+    return this.write(buf, records);
+  }
+
+  /**
+   * Append a batch of the origin's records (`bytes`: frames back to back)
+   * that ends at `head`, the origin's signed statement of its journal. The
+   * batch must start exactly at our end, decode strictly, chain onto our
+   * last hash to the head's, and the head's signature must verify; anything
+   * else is refused with a typed error (JournalError: BAD_LENGTH,
+   * CHECKSUM_MISMATCH, BROKEN_CHAIN, BAD_SIGNATURE, …) and NOTHING is
+   * written. Durable (fdatasync) before it resolves, like a local append.
+   * Mirror only; must not be called concurrently.
+   */
+  async importBatch(bytes: Uint8Array, head: Checkpoint): Promise<JournalRecord[]> {
+    if (!this.isMirror) throw new StoreError({code: StoreErrorCode.READ_ONLY}, "the origin's journal takes only its own appends, never imported records");
+    const start = {fromSeq: this.nextSeq, prevChain: this.chain};
+    const decoded = decodeRecordBatch(bytes, start, nativeSha256);
+    checkBatchHead(decoded, start, this.calendarId, head);
+    await verifyCheckpoint(head, this.verifySignature);
+    let p = 0;
+    const records = decoded.map((r) => {
+      const out = {...r, start: p};
+      p += r.frame.length;
+      return out;
+    });
+    return this.write(bytes, records, head);
+  }
+
+  /**
+   * The one write path: `buf` holds the frames of `records` back to back
+   * (each at its `start`); written at the end of the active segment, then
+   * fdatasync, then the store's state moves.
+   */
+  private async write(buf: Uint8Array, records: ReadonlyArray<Omit<JournalRecord, "segment" | "offset"> & {start: number}>, head: Checkpoint | null = null): Promise<JournalRecord[]> {
     if (this.closed) throw new StoreError({code: StoreErrorCode.CLOSED}, "journal is closed");
     if (this.failed) throw new StoreError({code: StoreErrorCode.WRITE_FAILED}, `journal refused: an earlier write failed (${this.failed.message})`);
-    if (this.appending) throw new Error("JournalStore.append called concurrently");
-    if (entries.length === 0) return [];
-    this.appending = true;
+    if (this.writing) throw new StoreError({code: StoreErrorCode.CONCURRENT_WRITE}, "journal written concurrently (writes must be serialized)");
+    this.writing = true;
     try {
-      if (this.activeEnd >= this.opts.segmentBytes && (this.segments[this.segments.length - 1] as SegmentInfo).records > 0) await this.seal();
-      let size = 0;
-      for (const e of entries) size += frameSize(e.kind, e.payload.length);
-      const buf = new Uint8Array(size);
+      if (this.activeEnd >= this.opts.segmentBytes && (this.segments[this.segments.length - 1] as SegmentInfo).records > 0) await this.maybeSeal();
       const seg = this.segments[this.segments.length - 1] as SegmentInfo;
-      const positions: JournalPosition[] = [];
-      let p = 0;
-      let chain = this.chain;
-      for (let i = 0; i < entries.length; i++) {
-        const e = entries[i] as JournalEntry;
-        const start = p;
-        p = writeFrame(buf, p, e.kind, e.payload);
-        chain = nextChainHash(chain, buf.subarray(start, p - 4), nativeSha256);
-        positions.push({seq: this.nextSeq + i, segment: seg.firstSeq, offset: this.activeEnd + start});
-      }
+      const base = this.activeEnd;
       const t0 = performance.now();
       try {
         let written = 0;
-        while (written < size) {
-          const r = await this.active.write(buf, written, size - written, this.activeEnd + written);
+        while (written < buf.length) {
+          const r = await this.active.write(buf, written, buf.length - written, base + written);
           written += r.bytesWritten;
         }
         await this.active.datasync();
       } catch (e) {
         this.failed = e as Error;
-        this.logger.error("journal write failed; refusing further appends", {segment: seg.file}, e as Error);
+        this.logger.error("journal write failed; refusing further writes", {dir: this.dir, segment: seg.file}, e as Error);
         throw new StoreError({code: StoreErrorCode.WRITE_FAILED}, `journal write failed: ${(e as Error).message}`);
       }
       this.metrics?.fsyncSeconds.observe((performance.now() - t0) / 1000);
-      this.activeEnd += size;
-      seg.bytes += size;
-      seg.records += entries.length;
-      this.totalBytes += size;
-      this.nextSeq += entries.length;
-      this.chain = chain;
+      const last = records[records.length - 1];
+      this.activeEnd += buf.length;
+      seg.bytes += buf.length;
+      seg.records += records.length;
+      this.totalBytes += buf.length;
+      this.nextSeq += records.length;
+      if (last) this.chain = last.chainHash;
+      if (head) this.lastHead = head;
       this.updateGauges();
-      return positions;
+      return records.map((r) => ({seq: r.seq, kind: r.kind, payload: r.payload, frame: r.frame, chainHash: r.chainHash, segment: seg.firstSeq, offset: base + r.start}));
     } finally {
-      this.appending = false;
+      this.writing = false;
     }
   }
 
-  /** Seal the active segment (sign a checkpoint at its end) and start the next. */
-  private async seal(): Promise<void> {
+  /**
+   * Seal the active segment and start the next. A sealed segment ends with a
+   * signed checkpoint: the origin signs one; a mirror stores the origin's
+   * head for exactly that length, so it seals only when it holds one (after
+   * a crash its last head may be behind its end until the next import).
+   */
+  private async maybeSeal(): Promise<void> {
+    const head = await this.signedHead();
+    if (head === null) return;
     const old = this.segments[this.segments.length - 1] as SegmentInfo;
-    await writeFileAtomic(this.dir, checkpointFileName(old.firstSeq), await this.signCheckpoint());
+    await writeFileAtomic(this.dir, checkpointFileName(old.firstSeq), encodeCheckpoint(head));
     const file = segmentFileName(this.nextSeq);
-    await writeFileAtomic(this.dir, file, encodeSegmentHeader({calendarId: this.identity.calendarId, firstSeq: this.nextSeq, prevChain: this.chain}));
+    await writeFileAtomic(this.dir, file, encodeSegmentHeader({calendarId: this.calendarId, firstSeq: this.nextSeq, prevChain: this.chain}));
     const next = await open(join(this.dir, file), "r+");
     const size = (await next.stat()).size;
     await this.active.close();
@@ -306,39 +412,65 @@ export class JournalStore {
     this.activeEnd = size;
     this.segments.push({firstSeq: this.nextSeq, file, bytes: size, records: 0});
     this.totalBytes += size;
-    this.logger.info("journal segment sealed", {segment: old.file, records: old.records, bytes: old.bytes, next: file});
-  }
-
-  /** A signed checkpoint of the journal as it is now. */
-  async checkpoint(): Promise<Checkpoint> {
-    const body = {calendarId: this.identity.calendarId, length: this.nextSeq, chainHash: this.chain};
-    return {...body, signature: await this.identity.sign(checkpointSigningBytes(body))};
-  }
-
-  private async signCheckpoint(): Promise<Uint8Array> {
-    return encodeCheckpoint(await this.checkpoint());
+    this.logger.info("journal segment sealed", {dir: this.dir, segment: old.file, records: old.records, bytes: old.bytes, next: file});
   }
 
   /**
-   * Read records from `fromSeq` to the current end, in batches of at most
-   * `batchSize`, without re-verifying the chain (open() did). Used to build
-   * or catch up the index, and to gather a stamp's rounds (up to `toSeq`).
+   * A signed checkpoint of the journal exactly as it is now: signed fresh by
+   * an origin; for a mirror the origin's head it imported last, or null when
+   * that head is behind (after a crash, until the next import).
+   */
+  async signedHead(): Promise<Checkpoint | null> {
+    const body = {calendarId: this.calendarId, length: this.nextSeq, chainHash: this.chain};
+    if (this.sign !== null) return {...body, signature: await this.sign(checkpointSigningBytes(body))};
+    return this.lastHead !== null && this.lastHead.length === this.nextSeq ? this.lastHead : null;
+  }
+
+  /** The newest signed head this store holds (a mirror's may be behind its end after a crash). */
+  async latestHead(): Promise<Checkpoint | null> {
+    return this.sign !== null ? this.signedHead() : this.lastHead;
+  }
+
+  /**
+   * Read records from `fromSeq` to the current end (or `toSeq`), in batches
+   * of at most `batchSize`, without re-verifying the chain (open() did).
+   * Used to build or catch up the index, and to gather a stamp's rounds.
    */
   async *replay(fromSeq: number, batchSize = 10_000, toSeq = Infinity): AsyncGenerator<ReplayedRecord[]> {
-    const end = Math.min(this.nextSeq, toSeq);
+    for await (const batch of this.scanRange(fromSeq, Math.min(this.nextSeq, toSeq), batchSize, null)) yield batch;
+  }
+
+  /**
+   * Like `replay`, with each record's frame and chain hash, for subscribers
+   * that fell behind (record-feed.ts). `chainBefore` is the chain hash after
+   * record `fromSeq - 1` when the caller knows it; otherwise it is
+   * recomputed from the start of the segment holding `fromSeq`.
+   */
+  async *records(fromSeq: number, toSeq: number, chainBefore: Uint8Array | null, batchSize = 10_000): AsyncGenerator<JournalRecord[]> {
+    for await (const batch of this.scanRange(fromSeq, Math.min(this.nextSeq, toSeq), batchSize, {chainBefore})) yield batch as JournalRecord[];
+  }
+
+  private async *scanRange(fromSeq: number, end: number, batchSize: number, withChain: {chainBefore: Uint8Array | null} | null): AsyncGenerator<ReplayedRecord[]> {
+    // With an unknown chain before `fromSeq`, hash from the start of its segment (whose header holds the chain before it).
+    const hashPrefix = withChain !== null && withChain.chainBefore === null;
+    let chain = withChain?.chainBefore ?? null;
     for (let i = 0; i < this.segments.length; i++) {
       const seg = this.segments[i] as SegmentInfo;
       const segEnd = seg.firstSeq + seg.records;
       if (segEnd <= fromSeq || seg.firstSeq >= end) continue;
       // A Buffer is a Uint8Array: no second 16 MB copy per segment.
       const buf: Uint8Array = await readFile(join(this.dir, seg.file));
-      let p = decodeSegmentHeader(buf).size;
+      const {header, size} = decodeSegmentHeader(buf);
+      if (withChain && chain === null) chain = header.prevChain;
+      let p = size;
       let seq = seg.firstSeq;
       let batch: ReplayedRecord[] = [];
       while (seq < segEnd && seq < end) {
         const f = decodeFrame(buf, p);
+        if (withChain && (seq >= fromSeq || hashPrefix)) chain = nextChainHash(chain as Uint8Array, f.body, nativeSha256);
         if (seq >= fromSeq) {
-          batch.push({seq, kind: f.kind, payload: f.payload, segment: seg.firstSeq, offset: p});
+          const rec: ReplayedRecord = {seq, kind: f.kind, payload: f.payload, segment: seg.firstSeq, offset: p};
+          batch.push(withChain ? ({...rec, frame: buf.subarray(p, f.end), chainHash: chain as Uint8Array} satisfies JournalRecord as ReplayedRecord) : rec);
           if (batch.length >= batchSize) {
             yield batch;
             batch = [];
@@ -367,12 +499,17 @@ export class JournalStore {
     }
   }
 
-  /** Write `latest.ckpt` and close the active segment. Idempotent. */
+  /**
+   * Write `latest.ckpt` (an origin signs its end; a mirror keeps the
+   * origin's head it holds for exactly its end, or leaves the older file)
+   * and close the active segment. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (!this.failed) await writeFileAtomic(this.dir, LATEST_CHECKPOINT, await this.signCheckpoint());
+      const head = this.failed ? null : await this.signedHead();
+      if (head) await writeFileAtomic(this.dir, LATEST_CHECKPOINT, encodeCheckpoint(head));
     } finally {
       await this.active.close();
     }

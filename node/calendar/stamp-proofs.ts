@@ -11,7 +11,8 @@
  *
  * Trees are built on first use from the journal (reading the rounds the
  * stamp covers) or handed over warm by the stamper, and evicted least
- * recently used beyond a leaf budget.
+ * recently used beyond a leaf budget shared by every calendar of the node
+ * (its own and its mirrors): entries are keyed by calendar and stamp.
  */
 import type {FlatMerkleTree} from "../../protocol/ots/flat-merkle.ts";
 import {decodeStamp} from "../../protocol/journal/stamp.ts";
@@ -33,7 +34,7 @@ export type StampProofSet = {
   anchor: Uint8Array;
 };
 
-/** What the cache needs from the calendar. */
+/** What the cache needs from the calendar a stamp belongs to. */
 export type StampProofSource = {
   readRecord(stamp: LiveStamp): Promise<{kind: number; payload: Uint8Array}>;
   /** sha256(commitment) of every round in the ranges, in order. */
@@ -62,22 +63,26 @@ export function makeProofSet(record: StampRecord, seqs: Float64Array, tree: Flat
   return {record, tree: t, seqs, anchor: encodeStampAnchor(record)};
 }
 
+/** A cache key: which calendar (its tag, hex) and which STAMP record. */
+export type StampKey = string;
+
+export function stampKey(tagHex: string, stampSeq: number): StampKey {
+  return `${tagHex}:${stampSeq}`;
+}
+
 export class StampProofCache {
-  private readonly source: StampProofSource;
   private readonly maxLeaves: number;
   /** Insertion order is recency order (re-inserted on use). */
-  private readonly entries = new Map<number, StampProofSet>();
-  private readonly loading = new Map<number, Promise<StampProofSet>>();
+  private readonly entries = new Map<StampKey, StampProofSet>();
+  private readonly loading = new Map<StampKey, Promise<StampProofSet>>();
   private leaves = 0;
 
-  constructor(source: StampProofSource, maxLeaves: number) {
-    this.source = source;
+  constructor(maxLeaves: number) {
     this.maxLeaves = maxLeaves;
   }
 
-  /** The proof set of a live stamp, from memory or built from the journal. */
-  get(stamp: LiveStamp): StampProofSet | Promise<StampProofSet> {
-    const key = stamp.pos.seq;
+  /** The proof set of a live stamp, from memory or built from its calendar's journal. */
+  get(key: StampKey, stamp: LiveStamp, source: StampProofSource): StampProofSet | Promise<StampProofSet> {
     const hit = this.entries.get(key);
     if (hit !== undefined) {
       this.entries.delete(key);
@@ -86,40 +91,40 @@ export class StampProofCache {
     }
     let p = this.loading.get(key);
     if (p === undefined) {
-      p = this.load(stamp).finally(() => this.loading.delete(key));
+      p = this.load(key, stamp, source).finally(() => this.loading.delete(key));
       this.loading.set(key, p);
     }
     return p;
   }
 
   /** Hand over a set built elsewhere (the stamper's warm tree). */
-  put(stampSeq: number, set: StampProofSet): void {
-    const old = this.entries.get(stampSeq);
+  put(key: StampKey, set: StampProofSet): void {
+    const old = this.entries.get(key);
     if (old !== undefined) this.leaves -= old.seqs.length;
-    this.entries.set(stampSeq, set);
+    this.entries.set(key, set);
     this.leaves += set.seqs.length;
-    this.evict(stampSeq);
+    this.evict(key);
   }
 
-  drop(stampSeq: number): void {
-    const old = this.entries.get(stampSeq);
+  drop(key: StampKey): void {
+    const old = this.entries.get(key);
     if (old === undefined) return;
-    this.entries.delete(stampSeq);
+    this.entries.delete(key);
     this.leaves -= old.seqs.length;
   }
 
-  private async load(stamp: LiveStamp): Promise<StampProofSet> {
-    const r = await this.source.readRecord(stamp);
+  private async load(key: StampKey, stamp: LiveStamp, source: StampProofSource): Promise<StampProofSet> {
+    const r = await source.readRecord(stamp);
     if (r.kind !== RecordKind.STAMP) throw new StoreError({code: StoreErrorCode.INDEX_SCHEMA}, `journal record ${stamp.pos.seq} is not a stamp: run 'otsfed reindex'`);
     const record = decodeStamp(r.payload);
-    const {seqs, leaves} = await this.source.readLeaves(record);
+    const {seqs, leaves} = await source.readLeaves(record);
     const set = makeProofSet(record, seqs, await buildMerkleTree(leaves));
-    this.put(stamp.pos.seq, set);
+    this.put(key, set);
     return set;
   }
 
   /** Evict least recently used sets beyond the budget, never the one just added. */
-  private evict(keep: number): void {
+  private evict(keep: StampKey): void {
     for (const [key, set] of this.entries) {
       if (this.leaves <= this.maxLeaves) break;
       if (key === keep) continue;

@@ -2,7 +2,8 @@
  * `otsfed journal verify`: check a journal end to end without changing it —
  * every segment header, record checksum, record kind and the hash chain
  * across segments, and every checkpoint file against the chain and the
- * calendar's Ed25519 signature.
+ * calendar's Ed25519 signature (a mirror's checkpoints are its origin's,
+ * so they verify with the origin's key, which the calendar id embeds).
  */
 import {readdir, readFile, stat} from "node:fs/promises";
 import {join} from "node:path";
@@ -11,9 +12,10 @@ import {genesisChainHash} from "../../protocol/journal/chain.ts";
 import {decodeCheckpoint, verifyCheckpoint} from "../../protocol/journal/checkpoint.ts";
 import {JournalError} from "../../protocol/journal/errors.ts";
 import {decodeSegmentHeader, scanSegment} from "../../protocol/journal/segment.ts";
-import {verifierForCalendarId} from "../identity.ts";
+import {calendarIdToString, verifierForCalendarId} from "../identity.ts";
 import {nativeSha256} from "../hash.ts";
 import {JOURNAL_DIR, listSegments} from "./journal-store.ts";
+import {MIRRORS_DIR} from "./registry.ts";
 
 export type VerifyReport = {
   journalDir: string;
@@ -29,14 +31,30 @@ export type VerifyReport = {
   problems: string[];
 };
 
-/** Find the journal under a data dir, or accept the journal dir itself. */
-export async function resolveJournalDir(dir: string): Promise<string> {
+async function isDirectory(path: string): Promise<boolean> {
   try {
-    if ((await stat(join(dir, JOURNAL_DIR))).isDirectory()) return join(dir, JOURNAL_DIR);
+    return (await stat(path)).isDirectory();
   } catch {
-    // not a data dir: treat `dir` as the journal dir
+    return false;
   }
-  return dir;
+}
+
+/** Find the own journal under a data dir, or accept the journal dir itself. */
+export async function resolveJournalDir(dir: string): Promise<string> {
+  return (await isDirectory(join(dir, JOURNAL_DIR))) ? join(dir, JOURNAL_DIR) : dir;
+}
+
+/**
+ * Every journal of a data dir — its own calendar's and each mirror's under
+ * mirrors/ — or just `dir` when it is a journal dir itself.
+ */
+export async function verifyJournals(dir: string): Promise<VerifyReport[]> {
+  if (!(await isDirectory(join(dir, JOURNAL_DIR)))) return [await verifyJournal(dir)];
+  const reports = [await verifyJournal(join(dir, JOURNAL_DIR))];
+  const mirrors = join(dir, MIRRORS_DIR);
+  const names = (await isDirectory(mirrors)) ? (await readdir(mirrors)).sort() : [];
+  for (const name of names) if (await isDirectory(join(mirrors, name))) reports.push(await verifyJournal(join(mirrors, name)));
+  return reports;
 }
 
 export async function verifyJournal(dir: string): Promise<VerifyReport> {
@@ -76,7 +94,7 @@ export async function verifyJournal(dir: string): Promise<VerifyReport> {
     }
   }
   report.records = seq;
-  report.calendarId = calendarId ? toHex(calendarId) : null;
+  report.calendarId = calendarId ? (calendarIdToString(calendarId) ?? toHex(calendarId)) : null;
   report.chainHash = chain ? toHex(chain) : null;
   if (report.problems.length > 0 || calendarId === null) return report;
 

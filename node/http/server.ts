@@ -21,7 +21,7 @@ import type {Socket} from "node:net";
 import type {Registry} from "prom-client";
 import type {Aggregator} from "../calendar/aggregator.ts";
 import {AggregatorError, AggregatorErrorCode, MAX_DIGEST_LENGTH} from "../calendar/aggregator.ts";
-import type {Calendar} from "../calendar/calendar.ts";
+import type {CalendarRegistry} from "../calendar/registry.ts";
 import type {Logger} from "../logger.ts";
 import type {Metrics, Route} from "../metrics.ts";
 import {statusClass} from "../metrics.ts";
@@ -33,7 +33,7 @@ import type {StatusInfo} from "./status.ts";
 
 export type ApiModules = {
   aggregator: Aggregator;
-  calendar: Calendar;
+  calendars: CalendarRegistry;
   logger: Logger;
   metrics: Metrics | null;
   register: Registry | null;
@@ -276,12 +276,14 @@ export class ApiServer {
       sendText(res, 400, Reason.badHex, {"Cache-Control": CacheControl.year});
       return;
     }
-    const found = await this.m.calendar.lookup(msg);
-    if (found?.state === "stamped") {
-      send(res, 200, found.proof, "application/octet-stream", {"Cache-Control": CacheControl.year});
+    const found = await this.m.calendars.lookup(msg);
+    if (found?.status.state === "stamped") {
+      send(res, 200, found.status.proof, "application/octet-stream", {"Cache-Control": CacheControl.year});
       return;
     }
-    const reason = found === null ? Reason.notFound : (this.m.stamper?.waitingReason(found.seq) ?? Reason.pending);
+    // Only the own calendar's stamper knows a mined-but-not-deep-enough stamp; a mirror's commitment is simply pending.
+    const waiting = found !== null && found.calendar.role === "origin" ? (this.m.stamper?.waitingReason(found.status.seq) ?? null) : null;
+    const reason = found === null ? Reason.notFound : (waiting ?? Reason.pending);
     sendText(res, 404, reason, {"Cache-Control": CacheControl.minute});
   }
 }

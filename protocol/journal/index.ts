@@ -11,3 +11,4 @@ export * from "./segment.ts";
 export * from "./checkpoint.ts";
 export * from "./commitment.ts";
 export * from "./proof.ts";
+export * from "./batch.ts";

@@ -114,6 +114,26 @@ export type ScanOptions = {
   expect?: {calendarId: Uint8Array; firstSeq: number; prevChain: Uint8Array};
 };
 
+/**
+ * The rule every reader applies to a record's content: a known kind's
+ * payload must decode exactly (so a bad one stops the reader, naming the
+ * record, instead of a proof being derived from it later), and a critical
+ * kind this version does not know is refused. Optional kinds pass.
+ */
+export function checkRecordPayload(kind: number, payload: Uint8Array, seq: number, offset: number): void {
+  const decode = PAYLOAD_DECODERS.get(kind);
+  if (decode !== undefined) {
+    try {
+      decode(payload);
+    } catch (e) {
+      if (e instanceof JournalError) throw journalError(e.code, `record ${seq}: ${e.message}`, offset);
+      throw e;
+    }
+  } else if (!isKnownKind(kind) && !isOptionalKind(kind)) {
+    throw journalError(JournalErrorCode.UNKNOWN_CRITICAL_KIND, `record ${seq} has critical kind ${kind} this version does not know`, offset);
+  }
+}
+
 /** Start of the run of zero bytes that ends `buf` (buf.length if its last byte is non-zero). */
 function trailingZeroStart(buf: Uint8Array, from: number): number {
   let z = buf.length;
@@ -170,19 +190,7 @@ export function scanSegment(buf: Uint8Array, opts: ScanOptions, onRecord?: (r: S
       }
       throw e;
     }
-    // Known kinds are decoded here so that a bad payload stops the open
-    // (naming the record) instead of a proof being derived from it later.
-    const decode = PAYLOAD_DECODERS.get(frame.kind);
-    if (decode !== undefined) {
-      try {
-        decode(frame.payload);
-      } catch (e) {
-        if (e instanceof JournalError) throw journalError(e.code, `record ${seq}: ${e.message}`, p);
-        throw e;
-      }
-    } else if (!isKnownKind(frame.kind) && !isOptionalKind(frame.kind)) {
-      throw journalError(JournalErrorCode.UNKNOWN_CRITICAL_KIND, `record ${seq} has critical kind ${frame.kind} this version does not know`, p);
-    }
+    checkRecordPayload(frame.kind, frame.payload, seq, p);
     chain = nextChainHash(chain, frame.body, opts.sha256);
     onRecord?.({...frame, seq, offset: p, chainHash: chain});
     seq++;

@@ -19,7 +19,8 @@ export const reindexCommand: Command = {
     if (!dir) throw new CliError("--data-dir DIR is required");
     const r = await reindex(dir, createPinoLogger("warn"));
     const rate = r.seconds > 0 ? Math.round(r.records / r.seconds) : r.records;
-    io.stdout(`reindexed ${r.records} records in ${r.seconds.toFixed(2)} s (${rate} records/s); journal length ${r.journalRecords}`);
+    const held = r.calendars.length > 1 ? ` in ${r.calendars.length} calendars (own and mirrors)` : "";
+    io.stdout(`reindexed ${r.records} records in ${r.seconds.toFixed(2)} s (${rate} records/s); journal length ${r.journalRecords}${held}`);
     return 0;
   },
 };

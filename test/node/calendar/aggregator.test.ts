@@ -4,18 +4,18 @@ import {randomBytes} from "node:crypto";
 import {toHex} from "../../../protocol/ots/bytes.ts";
 import {pending} from "../../../protocol/ots/attestations.ts";
 import {Aggregator, AggregatorError} from "../../../node/calendar/aggregator.ts";
-import {Calendar} from "../../../node/calendar/calendar.ts";
+import type {Calendar} from "../../../node/calendar/calendar.ts";
+import type {CalendarRegistry} from "../../../node/calendar/registry.ts";
 import {systemClock} from "../../../node/clock.ts";
-import {loadOrCreateIdentity} from "../../../node/identity.ts";
 import {nullLogger} from "../../../node/logger.ts";
 import {withTimeout} from "../../support/timeout.ts";
-import {proofLeaf, removeDir, tempDir} from "./support.ts";
+import {openRegistry, proofLeaf, removeDir, tempDir} from "./support.ts";
 
 const URL_ = "http://calendar.test:8080";
 
-async function setup(dir: string, roundIntervalMs: number, maxQueue: number): Promise<{cal: Calendar; agg: Aggregator}> {
-  const {identity} = await loadOrCreateIdentity(dir);
-  const cal = await Calendar.open(dir, {segmentBytes: 1 << 20}, {logger: nullLogger, metrics: null, identity});
+async function setup(dir: string, roundIntervalMs: number, maxQueue: number): Promise<{cal: Calendar & {close(): Promise<void>}; agg: Aggregator}> {
+  const reg: CalendarRegistry = await openRegistry(dir, 1 << 20);
+  const cal = Object.assign(reg.own, {close: () => reg.close()});
   const agg = new Aggregator({roundIntervalMs, maxQueue}, {calendar: cal, logger: nullLogger, metrics: null, clock: systemClock}, () => URL_);
   return {cal, agg};
 }

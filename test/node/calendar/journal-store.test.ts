@@ -8,17 +8,14 @@ import {JournalCorruptionError} from "../../../node/calendar/errors.ts";
 import {JournalStore, segmentFileName} from "../../../node/calendar/journal-store.ts";
 import type {JournalEntry} from "../../../node/calendar/journal-store.ts";
 import {verifyJournal} from "../../../node/calendar/verify.ts";
-import {loadOrCreateIdentity} from "../../../node/identity.ts";
-import {nullLogger} from "../../../node/logger.ts";
 import {toHex} from "../../../protocol/ots/bytes.ts";
 import {withTimeout} from "../../support/timeout.ts";
-import {removeDir, tempDir} from "./support.ts";
+import {openOwnJournal, removeDir, tempDir} from "./support.ts";
 
 const round = (i: number): JournalEntry => ({kind: RecordKind.ROUND, payload: encodeRound({timeMs: 1_700_000_000_000 + i, leaves: 1 + (i % 7), root: new Uint8Array(32).fill(i & 0xff)})});
 
 async function openStore(dir: string, segmentBytes = 1 << 20): Promise<JournalStore> {
-  const {identity} = await loadOrCreateIdentity(dir);
-  return (await JournalStore.open(dir, {segmentBytes}, {logger: nullLogger, metrics: null, identity})).store;
+  return openOwnJournal(dir, segmentBytes);
 }
 
 async function openExpectingCorruption(dir: string): Promise<JournalCorruptionError> {

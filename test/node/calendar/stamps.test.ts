@@ -17,28 +17,20 @@ import {encodeStamp, encodeStampRevoked} from "../../../protocol/journal/stamp.t
 import type {SeqRange, StampRecord} from "../../../protocol/journal/stamp.ts";
 import {encodeStampAnchor, stampMerkleRoot} from "../../../protocol/journal/stamp-proof.ts";
 import {keyPairFromSeed} from "../../../node/bitcoin/signing.ts";
-import {Calendar} from "../../../node/calendar/calendar.ts";
+import type {Calendar} from "../../../node/calendar/calendar.ts";
 import {INDEX_DIR, INDEX_SCHEMA_VERSION} from "../../../node/calendar/commitment-index.ts";
 import {StoreError, StoreErrorCode} from "../../../node/calendar/errors.ts";
-import {JournalStore} from "../../../node/calendar/journal-store.ts";
 import {StampDirectory} from "../../../node/calendar/stamp-directory.ts";
 import type {LiveStamp} from "../../../node/calendar/stamp-directory.ts";
-import {leafIndexOf, makeProofSet, StampProofCache} from "../../../node/calendar/stamp-proofs.ts";
-import type {StampProofSet} from "../../../node/calendar/stamp-proofs.ts";
-import {loadOrCreateIdentity} from "../../../node/identity.ts";
-import {nullLogger} from "../../../node/logger.ts";
+import {leafIndexOf, makeProofSet, StampProofCache, stampKey} from "../../../node/calendar/stamp-proofs.ts";
+import type {StampProofSet, StampProofSource} from "../../../node/calendar/stamp-proofs.ts";
 import {buildStampTransaction} from "../../../node/stamper/stamp-tx.ts";
 import {referenceAttestedMessages} from "../../support/reference.ts";
 import {withTimeout} from "../../support/timeout.ts";
-import {proofLeaf, removeDir, tempDir} from "./support.ts";
+import {openOwnJournal, openRegistry, proofLeaf, removeDir, tempDir} from "./support.ts";
 
 const key = keyPairFromSeed("calendar stamps test");
 const h = (s: string): Uint8Array => sha256(new TextEncoder().encode(s));
-
-async function openCalendar(dir: string): Promise<Calendar> {
-  const {identity} = await loadOrCreateIdentity(dir);
-  return Calendar.open(dir, {segmentBytes: 8192}, {logger: nullLogger, metrics: null, identity});
-}
 
 /** Commit `n` rounds with distinct roots; returns their commitments by seq. */
 async function commitRounds(cal: Calendar, n: number, into: Map<number, Uint8Array>): Promise<void> {
@@ -129,7 +121,8 @@ const stamped = suite("node/calendar/calendar Calendar stamps");
 stamped("should serve complete proofs for stamped commitments and pending for the rest :: warm commitStamp", withTimeout(30_000, async () => {
   const dir = await tempDir();
   try {
-    const cal = await openCalendar(dir);
+    const reg = await openRegistry(dir);
+    const cal = reg.own;
     try {
       const commitments = new Map<number, Uint8Array>();
       await commitRounds(cal, 20, commitments);
@@ -157,7 +150,7 @@ stamped("should serve complete proofs for stamped commitments and pending for th
       const [ref] = await referenceAttestedMessages([{msg: c3, body: st.proof}]);
       assert.equal(ref, {ok: {reserialized: toHex(st.proof), attestations: [{msg: toHex(a.merkleRoot), bitcoinHeight: 101}]}});
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
@@ -167,7 +160,8 @@ stamped("should serve complete proofs for stamped commitments and pending for th
 stamped("should refuse forged commitments inside a stamped range :: forged", withTimeout(30_000, async () => {
   const dir = await tempDir();
   try {
-    const cal = await openCalendar(dir);
+    const reg = await openRegistry(dir);
+    const cal = reg.own;
     try {
       const commitments = new Map<number, Uint8Array>();
       await commitRounds(cal, 10, commitments);
@@ -188,7 +182,7 @@ stamped("should refuse forged commitments inside a stamped range :: forged", wit
       assert.is(await cal.lookup(roundCommitment((commitments.get(1) as Uint8Array).subarray(0, 32), Uint8Array.of(1, 2, 3, 4), 1)), null);
       assert.is(await cal.lookup((commitments.get(1) as Uint8Array).subarray(0, 43)), null);
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
@@ -198,7 +192,8 @@ stamped("should refuse forged commitments inside a stamped range :: forged", wit
 stamped("should skip STAMP records inside a range and build the tree from the journal :: cold commitStamp", withTimeout(30_000, async () => {
   const dir = await tempDir();
   try {
-    const cal = await openCalendar(dir);
+    const reg = await openRegistry(dir);
+    const cal = reg.own;
     try {
       const commitments = new Map<number, Uint8Array>();
       await commitRounds(cal, 20, commitments);
@@ -217,7 +212,7 @@ stamped("should skip STAMP records inside a range and build the tree from the jo
       assert.equal(cal.stamps.recent(5).map((s) => s.pos.seq), [26, 20]);
       assert.equal(cal.stamps.recent(1).map((s) => s.pos.seq), [26]);
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
@@ -227,7 +222,8 @@ stamped("should skip STAMP records inside a range and build the tree from the jo
 stamped("should refuse ranges that overlap a live stamp, writing nothing :: overlap", withTimeout(30_000, async () => {
   const dir = await tempDir();
   try {
-    const cal = await openCalendar(dir);
+    const reg = await openRegistry(dir);
+    const cal = reg.own;
     try {
       const commitments = new Map<number, Uint8Array>();
       await commitRounds(cal, 30, commitments);
@@ -245,8 +241,8 @@ stamped("should refuse ranges that overlap a live stamp, writing nothing :: over
       ];
       for (const ranges of overlapping) {
         const b = await buildStamp(cal, ranges, 51);
-        await expectRefusal(cal.commitStamp(b.record, warmOf(b)), (e) => e instanceof RangeError && /overlaps a live stamp/.test(e.message), `warm ${JSON.stringify(ranges)}`);
-        await expectRefusal(cal.commitStamp(b.record), (e) => e instanceof RangeError && /overlaps a live stamp/.test(e.message), `cold ${JSON.stringify(ranges)}`);
+        await expectRefusal(cal.commitStamp(b.record, warmOf(b)), (e) => e instanceof StoreError && e.code === StoreErrorCode.STAMP_INCONSISTENT && /overlaps a live stamp/.test(e.message), `warm ${JSON.stringify(ranges)}`);
+        await expectRefusal(cal.commitStamp(b.record), (e) => e instanceof StoreError && e.code === StoreErrorCode.STAMP_INCONSISTENT && /overlaps a live stamp/.test(e.message), `cold ${JSON.stringify(ranges)}`);
       }
       assert.is(cal.store.length, length, "nothing journaled");
       // Touching is not overlapping.
@@ -255,7 +251,7 @@ stamped("should refuse ranges that overlap a live stamp, writing nothing :: over
       assert.equal(cal.uncoveredRanges(), [{from: 30, to: 32}]);
       for (const [seq, cm] of commitments) await assertStamped(cal, a.seqs.includes(seq) ? a : c, seq, cm, "touching stamps");
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
@@ -265,7 +261,8 @@ stamped("should refuse ranges that overlap a live stamp, writing nothing :: over
 stamped("should refuse a record whose root or leaf count does not match its rounds, writing nothing :: warm", withTimeout(30_000, async () => {
   const dir = await tempDir();
   try {
-    const cal = await openCalendar(dir);
+    const reg = await openRegistry(dir);
+    const cal = reg.own;
     try {
       const commitments = new Map<number, Uint8Array>();
       await commitRounds(cal, 12, commitments);
@@ -280,22 +277,20 @@ stamped("should refuse a record whose root or leaf count does not match its roun
       assert.is(cal.stamps.size, 0);
       for (const [seq, c] of commitments) assert.equal(await cal.lookup(c), {state: "pending", seq});
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
   }
 }));
 
-// FAILS at the time of writing: Calendar.commitStamp checks the root only
-// when given a warm tree (node/calendar/calendar.ts, commitStamp: `const set
-// = warm ? makeProofSet(...) : null`), so a cold record over the wrong rounds
-// is journaled, and every lookup in its ranges then throws
-// STORE_STAMP_INCONSISTENT forever.
+// Without a warm tree the record is checked against a tree built from its
+// rounds: a wrong one would make every lookup in its ranges fail forever.
 stamped("should refuse a record whose root or leaf count does not match its rounds, writing nothing :: cold", withTimeout(30_000, async () => {
   const dir = await tempDir();
   try {
-    const cal = await openCalendar(dir);
+    const reg = await openRegistry(dir);
+    const cal = reg.own;
     try {
       const commitments = new Map<number, Uint8Array>();
       await commitRounds(cal, 12, commitments);
@@ -309,7 +304,7 @@ stamped("should refuse a record whose root or leaf count does not match its roun
       assert.is(cal.stamps.size, 0);
       for (const [seq, c] of commitments) assert.equal(await cal.lookup(c), {state: "pending", seq});
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
@@ -319,7 +314,8 @@ stamped("should refuse a record whose root or leaf count does not match its roun
 stamped("should put the rounds back to pending when a stamp is revoked :: revokeStamp", withTimeout(30_000, async () => {
   const dir = await tempDir();
   try {
-    const cal = await openCalendar(dir);
+    const reg = await openRegistry(dir);
+    const cal = reg.own;
     try {
       const commitments = new Map<number, Uint8Array>();
       await commitRounds(cal, 10, commitments);
@@ -332,15 +328,15 @@ stamped("should put the rounds back to pending when a stamp is revoked :: revoke
       assert.is(cal.stamps.size, 0);
       assert.equal(cal.uncoveredRanges(), [{from: 0, to: 12}]);
       for (const [seq, c] of commitments) assert.equal(await cal.lookup(c), {state: "pending", seq}, `seq ${seq}`);
-      await expectRefusal(cal.revokeStamp(live.pos.seq, 75), (e) => e instanceof RangeError, "revoking twice");
-      await expectRefusal(cal.revokeStamp(3, 75), (e) => e instanceof RangeError, "revoking a round");
+      await expectRefusal(cal.revokeStamp(live.pos.seq, 75), (e) => e instanceof StoreError && e.code === StoreErrorCode.STAMP_INCONSISTENT, "revoking twice");
+      await expectRefusal(cal.revokeStamp(3, 75), (e) => e instanceof StoreError && e.code === StoreErrorCode.STAMP_INCONSISTENT, "revoking a round");
       assert.is(cal.store.length, 12);
       // The same rounds can be stamped again (the new branch's block).
       const again = await buildStamp(cal, [{from: 2, to: 8}], 76);
       await cal.commitStamp(again.record);
       for (const seq of a.seqs) await assertStamped(cal, again, seq, commitments.get(seq) as Uint8Array, "stamped again");
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
@@ -381,28 +377,31 @@ async function checkLive(cal: Calendar, commitments: Map<number, Uint8Array>, li
 durable("should keep live stamps and serve the same proofs after a restart and after an index rebuild :: reopen and rebuild", withTimeout(60_000, async () => {
   const dir = await tempDir();
   try {
-    let cal = await openCalendar(dir);
+    let reg = await openRegistry(dir);
+    let cal = reg.own;
     const {commitments, live} = await populate(cal);
     const stamps = liveSummary(cal);
     assert.is(stamps.length, 2);
     await checkLive(cal, commitments, live, "warm");
     const warm = await allLookups(cal, commitments);
-    await cal.close();
+    await reg.close();
 
     // From the index: trees are rebuilt from the journal on first use.
-    cal = await openCalendar(dir);
+    reg = await openRegistry(dir);
+    cal = reg.own;
     try {
       assert.is(cal.indexSync.mode, "current");
       assert.equal(liveSummary(cal), stamps, "live stamps from the index");
       assert.equal(await allLookups(cal, commitments), warm, "cold proofs equal the warm ones");
       assert.equal(cal.uncoveredRanges(), [{from: 130, to: 200}, {from: 380, to: 404}]);
     } finally {
-      await cal.close();
+      await reg.close();
     }
 
     // Without the index: rebuilt from the journal (STAMP, STAMP then STAMP_REVOKED).
     await rm(join(dir, INDEX_DIR), {recursive: true});
-    cal = await openCalendar(dir);
+    reg = await openRegistry(dir);
+    cal = reg.own;
     try {
       assert.is(cal.indexSync.mode, "rebuild");
       assert.is(cal.indexSync.records, 404);
@@ -410,44 +409,65 @@ durable("should keep live stamps and serve the same proofs after a restart and a
       assert.equal(await allLookups(cal, commitments), warm, "proofs after a rebuild");
       await checkLive(cal, commitments, live, "rebuilt");
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
   }
 }));
 
-durable("should rebuild an index written by an older schema :: schema 1", withTimeout(60_000, async () => {
+durable("should migrate an index written by the single-calendar schema once, automatically :: schema 2", withTimeout(60_000, async () => {
   const dir = await tempDir();
   try {
-    let cal = await openCalendar(dir);
+    let reg = await openRegistry(dir);
+    let cal = reg.own;
     const {commitments, live} = await populate(cal);
     const stamps = liveSummary(cal);
     const warm = await allLookups(cal, commitments);
-    await cal.close();
-    assert.is(INDEX_SCHEMA_VERSION, 2);
-    // What otsfed before stamps left: schema 1 and no bucket 02.
+    const {id} = cal;
+    const chain = cal.store.chainHash;
+    const length = cal.length;
+    await reg.close();
+    assert.is(INDEX_SCHEMA_VERSION, 3);
+    // Rewrite the index in the layout otsfed wrote before it held several
+    // calendars (schema 2): one calendar id and one mark in bucket 00, live
+    // stamps keyed by seq alone in bucket 02, commitments as now.
     const db = new Level<Buffer, Buffer>(join(dir, INDEX_DIR), {keyEncoding: "buffer", valueEncoding: "buffer"});
     await db.open();
     try {
-      await db.put(Buffer.from([0x00, ...new TextEncoder().encode("schema")]), Buffer.from([0, 0, 0, 1]));
+      const key = (s: string): Buffer => Buffer.from([0x00, ...new TextEncoder().encode(s)]);
+      const stampValues = await db.values({gte: Buffer.of(0x02), lt: Buffer.of(0x03)}).all();
+      await db.clear({gte: Buffer.of(0x00), lt: Buffer.of(0x01)});
       await db.clear({gte: Buffer.of(0x02), lt: Buffer.of(0x03)});
+      const indexed = Buffer.alloc(40);
+      indexed.writeBigUInt64BE(BigInt(length), 0);
+      indexed.set(chain, 8);
+      await db.batch([
+        {type: "put", key: key("schema"), value: Buffer.from([0, 0, 0, 2])},
+        {type: "put", key: key("calendar"), value: Buffer.from(id)},
+        {type: "put", key: key("indexed"), value: indexed},
+        ...stampValues.map((v) => ({type: "put" as const, key: Buffer.concat([Buffer.of(0x02), v.subarray(0, 8)]), value: v})),
+      ]);
     } finally {
       await db.close();
     }
-    cal = await openCalendar(dir);
+    reg = await openRegistry(dir);
+    cal = reg.own;
     try {
       assert.is(cal.indexSync.mode, "rebuild");
-      assert.match(cal.indexSync.reason ?? "", /schema 1 is older than this otsfed's 2/);
+      assert.match(cal.indexSync.reason ?? "", /schema 2 is older than this otsfed's 3/);
+      assert.match(reg.indexReset ?? "", /schema 2/);
       assert.equal(liveSummary(cal), stamps);
       assert.equal(await allLookups(cal, commitments), warm);
       await checkLive(cal, commitments, live, "after schema rebuild");
     } finally {
-      await cal.close();
+      await reg.close();
     }
-    cal = await openCalendar(dir);
-    assert.is(cal.indexSync.mode, "current", "the rebuilt index carries the current schema");
-    await cal.close();
+    reg = await openRegistry(dir);
+    cal = reg.own;
+    assert.is(cal.indexSync.mode, "current", "the rebuilt index carries the current schema: migrated once");
+    assert.is(reg.indexReset, null);
+    await reg.close();
   } finally {
     await removeDir(dir);
   }
@@ -456,36 +476,39 @@ durable("should rebuild an index written by an older schema :: schema 1", withTi
 durable("should catch up STAMP and STAMP_REVOKED records the index missed :: catch-up", withTimeout(60_000, async () => {
   const dir = await tempDir();
   try {
-    let cal = await openCalendar(dir);
+    let reg = await openRegistry(dir);
+    let cal = reg.own;
     const commitments = new Map<number, Uint8Array>();
     await commitRounds(cal, 30, commitments);
     const a = await buildStamp(cal, [{from: 0, to: 10}], 300);
     const aLive = await cal.commitStamp(a.record, warmOf(a)); // 30, indexed
     const b = await buildStamp(cal, [{from: 10, to: 20}], 301);
-    await cal.close();
+    await reg.close();
 
     // Killed between the journal fsync and the index write: journal alone.
-    const {identity} = await loadOrCreateIdentity(dir);
-    const {store} = await JournalStore.open(dir, {segmentBytes: 8192}, {logger: nullLogger, metrics: null, identity});
+    const store = await openOwnJournal(dir);
     await store.append([{kind: RecordKind.STAMP_REVOKED, payload: encodeStampRevoked({stampSeq: aLive.pos.seq, height: 302})}]); // 31: in another batch than its STAMP
     await store.append([{kind: RecordKind.STAMP, payload: encodeStamp(b.record)}]); // 32
     await store.close();
 
-    cal = await openCalendar(dir);
+    reg = await openRegistry(dir);
+
+    cal = reg.own;
     try {
       assert.is(cal.indexSync.mode, "catch-up");
       assert.is(cal.indexSync.records, 2);
       assert.equal(cal.stamps.all().map((s) => s.pos.seq), [32]);
       await checkLive(cal, commitments, [b], "caught up");
     } finally {
-      await cal.close();
+      await reg.close();
     }
-    cal = await openCalendar(dir);
+    reg = await openRegistry(dir);
+    cal = reg.own;
     try {
       assert.is(cal.indexSync.mode, "current");
       assert.equal(cal.stamps.all().map((s) => s.pos.seq), [32], "the revocation reached the stored index");
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
@@ -498,7 +521,8 @@ const concurrent = suite("node/calendar/calendar Calendar concurrent appends");
 concurrent("should serialize rounds, stamps and revocations started together :: one journal", withTimeout(60_000, async () => {
   const dir = await tempDir();
   try {
-    let cal = await openCalendar(dir);
+    let reg = await openRegistry(dir);
+    let cal = reg.own;
     const commitments = new Map<number, Uint8Array>();
     await commitRounds(cal, 20, commitments);
     const a = await buildStamp(cal, [{from: 0, to: 10}], 400);
@@ -521,30 +545,29 @@ concurrent("should serialize rounds, stamps and revocations started together :: 
     assert.is(cLive.pos.seq, 143);
     assert.is(cal.store.length, 20 + 1 + 120 + 1 + 1 + 1);
     await checkLive(cal, commitments, [a, c], "live");
-    await cal.close();
+    await reg.close();
     // The journal verifies from end to end on open (chain hashes, frames).
-    cal = await openCalendar(dir);
+    reg = await openRegistry(dir);
+    cal = reg.own;
     try {
       assert.is(cal.store.length, 144);
       assert.is(cal.indexSync.mode, "current");
       await checkLive(cal, commitments, [a, c], "reopened");
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
   }
 }));
 
-// FAILS at the time of writing: commitStamp checks for overlap before it
-// queues its append (node/calendar/calendar.ts, commitStamp: the
-// `for (const r of record.ranges)` check runs outside `this.serialized`), so
-// two calls started together both pass and both are journaled, leaving two
-// live stamps over the same rounds.
+// The overlap check runs inside the write queue: two stamps started
+// together must not both pass it and leave two live stamps over one round.
 concurrent("should refuse the second of two overlapping stamps started together :: overlap race", withTimeout(30_000, async () => {
   const dir = await tempDir();
   try {
-    const cal = await openCalendar(dir);
+    const reg = await openRegistry(dir);
+    const cal = reg.own;
     try {
       const commitments = new Map<number, Uint8Array>();
       await commitRounds(cal, 10, commitments);
@@ -555,7 +578,7 @@ concurrent("should refuse the second of two overlapping stamps started together 
       assert.is(cal.stamps.size, 1);
       assert.is(cal.store.length, 11);
     } finally {
-      await cal.close();
+      await reg.close();
     }
   } finally {
     await removeDir(dir);
@@ -615,18 +638,16 @@ function fakeStamp(seq: number, n: number): {live: LiveStamp; record: StampRecor
 cache("should load each stamp once, keep the budget and evict the least recently used :: LRU", withTimeout(10_000, async () => {
   const stamps = new Map([100, 200, 300].map((s) => [s, fakeStamp(s, 40)] as const));
   const loads: number[] = [];
-  const c = new StampProofCache(
-    {
-      readRecord: async (st) => ({kind: RecordKind.STAMP, payload: encodeStamp((stamps.get(st.pos.seq) as ReturnType<typeof fakeStamp>).record)}),
-      readLeaves: async (record) => {
-        const f = [...stamps.values()].find((x) => bytesEqual(x.record.root, record.root)) as ReturnType<typeof fakeStamp>;
-        loads.push(f.live.pos.seq);
-        return {seqs: f.seqs, leaves: f.leaves.slice()};
-      },
+  const source: StampProofSource = {
+    readRecord: async (st) => ({kind: RecordKind.STAMP, payload: encodeStamp((stamps.get(st.pos.seq) as ReturnType<typeof fakeStamp>).record)}),
+    readLeaves: async (record) => {
+      const f = [...stamps.values()].find((x) => bytesEqual(x.record.root, record.root)) as ReturnType<typeof fakeStamp>;
+      loads.push(f.live.pos.seq);
+      return {seqs: f.seqs, leaves: f.leaves.slice()};
     },
-    100, // two stamps of 40 leaves fit, three do not
-  );
-  const get = async (seq: number): Promise<StampProofSet> => c.get((stamps.get(seq) as ReturnType<typeof fakeStamp>).live);
+  };
+  const c = new StampProofCache(100); // two stamps of 40 leaves fit, three do not
+  const get = async (seq: number): Promise<StampProofSet> => c.get(stampKey("cal", seq), (stamps.get(seq) as ReturnType<typeof fakeStamp>).live, source);
   // Two at once: one load.
   const [x, y] = await Promise.all([get(100), get(100)]);
   assert.is(x, y);
@@ -642,19 +663,20 @@ cache("should load each stamp once, keep the budget and evict the least recently
   assert.equal(loads, [100, 200, 300], "100 stayed");
   await get(200);
   assert.equal(loads, [100, 200, 300, 200], "200 was evicted and reloads");
-  c.drop(100);
+  c.drop(stampKey("cal", 100));
   await get(100);
   assert.equal(loads, [100, 200, 300, 200, 100], "a dropped set reloads");
 }));
 
 cache("should refuse a record that is not a stamp or does not match its leaves :: errors", withTimeout(10_000, async () => {
   const f = fakeStamp(7, 5);
-  const notStamp = new StampProofCache({readRecord: async () => ({kind: RecordKind.ROUND, payload: new Uint8Array(0)}), readLeaves: async () => ({seqs: f.seqs, leaves: f.leaves})}, 100);
-  await expectRefusal(Promise.resolve(notStamp.get(f.live)), (e) => e instanceof StoreError && e.code === StoreErrorCode.INDEX_SCHEMA, "a ROUND where the index says STAMP");
-  const wrong = new StampProofCache({readRecord: async () => ({kind: RecordKind.STAMP, payload: encodeStamp(f.record)}), readLeaves: async () => ({seqs: f.seqs, leaves: fakeStamp(8, 5).leaves})}, 100);
-  await expectRefusal(Promise.resolve(wrong.get(f.live)), isStampInconsistent, "other leaves");
+  const c = new StampProofCache(100);
+  const notStamp: StampProofSource = {readRecord: async () => ({kind: RecordKind.ROUND, payload: new Uint8Array(0)}), readLeaves: async () => ({seqs: f.seqs, leaves: f.leaves})};
+  await expectRefusal(Promise.resolve(c.get(stampKey("cal", 7), f.live, notStamp)), (e) => e instanceof StoreError && e.code === StoreErrorCode.INDEX_SCHEMA, "a ROUND where the index says STAMP");
+  const wrong: StampProofSource = {readRecord: async () => ({kind: RecordKind.STAMP, payload: encodeStamp(f.record)}), readLeaves: async () => ({seqs: f.seqs, leaves: fakeStamp(8, 5).leaves})};
+  await expectRefusal(Promise.resolve(c.get(stampKey("cal", 7), f.live, wrong)), isStampInconsistent, "other leaves");
   // A failed load is not remembered: the next get tries again.
-  await expectRefusal(Promise.resolve(wrong.get(f.live)), isStampInconsistent, "other leaves, again");
+  await expectRefusal(Promise.resolve(c.get(stampKey("cal", 7), f.live, wrong)), isStampInconsistent, "other leaves, again");
   assert.throws(() => makeProofSet(f.record, f.seqs.subarray(1), new FlatMerkleTree(f.leaves.subarray(32))), isStampInconsistent);
 }));
 

@@ -13,6 +13,9 @@ import {fileURLToPath} from "node:url";
 import {toHex} from "../../../protocol/ots/bytes.ts";
 import {decodeTimestamp, Timestamp} from "../../../protocol/ots/timestamp.ts";
 import type {Attestation} from "../../../protocol/ots/attestations.ts";
+import {CalendarRegistry, originTarget} from "../../../node/calendar/registry.ts";
+import {JournalStore} from "../../../node/calendar/journal-store.ts";
+import {loadOrCreateIdentity} from "../../../node/identity.ts";
 import {systemClock} from "../../../node/clock.ts";
 import {nullLogger} from "../../../node/logger.ts";
 import {CalendarNode} from "../../../node/node.ts";
@@ -27,6 +30,18 @@ export async function tempDir(prefix = "otsfed-test-"): Promise<string> {
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, {recursive: true, force: true});
+}
+
+/** Every calendar of the data dir `dir` (its identity created if missing), with small segments; `.own` is the node's own. */
+export async function openRegistry(dir: string, segmentBytes = 8192): Promise<CalendarRegistry> {
+  const {identity} = await loadOrCreateIdentity(dir);
+  return CalendarRegistry.open(dir, {segmentBytes}, {logger: nullLogger, metrics: null, identity});
+}
+
+/** The own calendar's journal of the data dir `dir` alone, without the index (a node killed between journal and index). */
+export async function openOwnJournal(dir: string, segmentBytes = 8192): Promise<JournalStore> {
+  const {identity} = await loadOrCreateIdentity(dir);
+  return (await JournalStore.open(originTarget(dir, identity), {segmentBytes}, {logger: nullLogger, metrics: null})).store;
 }
 
 /** Options for a test node in `dataDir` on 127.0.0.1:0. */
