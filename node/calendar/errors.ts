@@ -13,8 +13,6 @@ export class JournalCorruptionError extends CalendarError<{code: JournalErrorCod
 export const StoreErrorCode = {
   /** A journal write or fsync failed; the store refuses further appends until restarted. */
   WRITE_FAILED: "STORE_WRITE_FAILED",
-  /** The journal directory holds a file name that is not ours. */
-  UNEXPECTED_FILE: "STORE_UNEXPECTED_FILE",
   /** The journal was written by another identity than the one in the data dir. */
   IDENTITY_MISMATCH: "STORE_IDENTITY_MISMATCH",
   /** The index was written by an incompatible schema version. */
@@ -29,6 +27,8 @@ export const StoreErrorCode = {
   READ_ONLY: "STORE_READ_ONLY",
   /** Two writes at once: the journal takes one at a time (a bug in the caller). */
   CONCURRENT_WRITE: "STORE_CONCURRENT_WRITE",
+  /** A stamp tree could not be hashed (its worker thread failed). */
+  TREE_WORKER_FAILED: "STORE_TREE_WORKER_FAILED",
   /** A calendar the registry cannot hold: unknown, already held, a tag another held calendar has, or an id without an Ed25519 key. */
   UNKNOWN_CALENDAR: "STORE_UNKNOWN_CALENDAR",
 } as const;

@@ -8,6 +8,7 @@
 import {Worker} from "node:worker_threads";
 import {FlatMerkleTree} from "../../protocol/ots/flat-merkle.ts";
 import {nativeSha256} from "../hash.ts";
+import {StoreError, StoreErrorCode} from "./errors.ts";
 
 /** Below this many leaves a tree is hashed inline (a few milliseconds). */
 export const OFF_THREAD_LEAVES = 16_384;
@@ -24,7 +25,7 @@ function hashOffThread(leaves: Uint8Array): Promise<Uint8Array> {
       done();
       reject(e);
     });
-    worker.once("exit", (code) => reject(new Error(`tree worker exited with code ${code} before answering`)));
+    worker.once("exit", (code) => reject(new StoreError({code: StoreErrorCode.TREE_WORKER_FAILED}, `tree worker exited with code ${code} before answering`)));
     // Copied, not transferred: the caller keeps the leaves as the tree's level 0.
     worker.postMessage(leaves);
   });
