@@ -5,12 +5,14 @@
  * id's bytes (an identity multihash of the public key), so anyone holding a
  * checkpoint can check its signature without another lookup.
  */
-import {open, readFile, rename, unlink} from "node:fs/promises";
+import {open, readdir, readFile, rename, stat, unlink} from "node:fs/promises";
 import {join} from "node:path";
 import {generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf} from "@libp2p/crypto/keys";
 import {peerIdFromPrivateKey, peerIdFromPublicKey, peerIdFromString} from "@libp2p/peer-id";
 import type {PrivateKey} from "@libp2p/interface";
+import {CalendarError} from "../protocol/errors.ts";
 import {fsyncDir} from "./calendar/fsutil.ts";
+import {JOURNAL_DIR} from "./calendar/journal-store.ts";
 
 export const IDENTITY_FILE = "identity.key";
 
@@ -35,22 +37,35 @@ function toIdentity(privateKey: PrivateKey): Identity {
   };
 }
 
-/** Load `DIR/identity.key`, or create it (mode 0600, written atomically) if absent. */
-export async function loadOrCreateIdentity(dataDir: string): Promise<{identity: Identity; created: boolean}> {
-  const path = join(dataDir, IDENTITY_FILE);
-  try {
-    const bytes = await readFile(path);
-    const key = privateKeyFromProtobuf(bytes);
-    if (key.type !== "Ed25519") throw new Error(`${path} holds a ${key.type} key, expected Ed25519`);
-    return {identity: toIdentity(key), created: false};
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
-  const key = await generateKeyPair("Ed25519");
+export const IdentityErrorCode = {
+  /** identity.key is gone but the data dir holds this calendar's journal: a new key would be another calendar. */
+  MISSING: "IDENTITY_MISSING",
+  /** identity.key does not hold an Ed25519 libp2p private key. */
+  DAMAGED: "IDENTITY_DAMAGED",
+  /** A key file others may read (group or world permission bits). */
+  INSECURE: "IDENTITY_INSECURE",
+} as const;
+export type IdentityErrorCode = (typeof IdentityErrorCode)[keyof typeof IdentityErrorCode];
+export class IdentityError extends CalendarError<{code: IdentityErrorCode}> {}
+
+/**
+ * Refuse a secret key file that group or others may read, as ssh does: a
+ * copied data dir must not silently spread the key. Names the fix.
+ */
+export async function checkKeyFileMode(path: string): Promise<void> {
+  const mode = (await stat(path)).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new IdentityError({code: IdentityErrorCode.INSECURE}, `${path} is readable by others (mode ${mode.toString(8).padStart(4, "0")}); it is a secret key: run 'chmod 600 ${path}'`);
+}
+
+/** Write `data` to `path` with mode 0600 atomically: a fresh temporary file (never one left by a crash, which may have another mode), fsync, rename, fsync the directory. */
+export async function writeSecretFile(dir: string, path: string, data: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
+  await unlink(tmp).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "ENOENT") throw e;
+  });
+  const fh = await open(tmp, "wx", 0o600);
   try {
-    await fh.writeFile(privateKeyToProtobuf(key));
+    await fh.writeFile(data);
     await fh.sync();
   } finally {
     await fh.close();
@@ -61,18 +76,58 @@ export async function loadOrCreateIdentity(dataDir: string): Promise<{identity: 
     await unlink(tmp).catch(() => {});
     throw e;
   }
-  await fsyncDir(dataDir);
+  await fsyncDir(dir);
+}
+
+async function readIdentity(path: string): Promise<Identity | null> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+  await checkKeyFileMode(path);
+  let key: PrivateKey;
+  try {
+    key = privateKeyFromProtobuf(bytes);
+  } catch (e) {
+    throw new IdentityError({code: IdentityErrorCode.DAMAGED}, `${path} does not hold a libp2p private key (${(e as Error).message}); restore it from a backup`);
+  }
+  if (key.type !== "Ed25519") throw new IdentityError({code: IdentityErrorCode.DAMAGED}, `${path} holds a ${key.type} key, expected Ed25519`);
+  return toIdentity(key);
+}
+
+/** True when `dataDir/journal/` holds segments: the data dir already is a calendar. */
+async function holdsJournal(dataDir: string): Promise<boolean> {
+  try {
+    return (await readdir(join(dataDir, JOURNAL_DIR))).some((n) => n.endsWith(".seg"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Load `DIR/identity.key`, or create it (mode 0600, written atomically) if
+ * absent — but never next to an existing journal, which belongs to the key
+ * that was lost (IDENTITY_MISSING). A damaged or group-readable key file is
+ * refused, naming it.
+ */
+export async function loadOrCreateIdentity(dataDir: string): Promise<{identity: Identity; created: boolean}> {
+  const path = join(dataDir, IDENTITY_FILE);
+  const found = await readIdentity(path);
+  if (found) return {identity: found, created: false};
+  if (await holdsJournal(dataDir)) {
+    throw new IdentityError({code: IdentityErrorCode.MISSING}, `${path} is missing but ${join(dataDir, JOURNAL_DIR)} holds this calendar's journal, which only that key can continue: restore ${IDENTITY_FILE} from a backup (a new key would be a different calendar)`);
+  }
+  const key = await generateKeyPair("Ed25519");
+  await writeSecretFile(dataDir, path, privateKeyToProtobuf(key));
   return {identity: toIdentity(key), created: true};
 }
 
 /** The identity in `dataDir`, or null if none was created yet (read-only tools). */
 export async function loadIdentity(dataDir: string): Promise<Identity | null> {
-  try {
-    return toIdentity(privateKeyFromProtobuf(await readFile(join(dataDir, IDENTITY_FILE))));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
+  return readIdentity(join(dataDir, IDENTITY_FILE));
 }
 
 /**

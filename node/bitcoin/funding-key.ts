@@ -7,13 +7,14 @@
  * `privateDescriptor` (never log it).
  */
 import {randomBytes} from "node:crypto";
-import {readFile, writeFile} from "node:fs/promises";
+import {readFile} from "node:fs/promises";
 import {join} from "node:path";
 import {bytesToHex, hexToBytes} from "@noble/hashes/utils.js";
 import * as ecc from "@bitcoinerlab/secp256k1";
 import {ECPairFactory} from "ecpair";
 import {addDescriptorChecksum} from "../../protocol/bitcoin/descriptor-checksum.ts";
 import {networkOf, scriptToAddress, type ChainName} from "./address.ts";
+import {checkKeyFileMode, IdentityError, IdentityErrorCode, writeSecretFile} from "../identity.ts";
 import {keyPairFromPrivateKey, p2wpkhScript, type KeyPair} from "./signing.ts";
 
 /** File name of the key inside the data directory. */
@@ -50,14 +51,16 @@ export async function loadOrCreateFundingKey(dataDir: string, chain: ChainName, 
   let text: string;
   try {
     text = (await readFile(path, "utf8")).trim();
+    await checkKeyFileMode(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     let secret = random(32);
     while (!isValidSecret(secret)) secret = random(32);
     text = bytesToHex(secret);
-    await writeFile(path, `${text}\n`, {mode: 0o600, flag: "wx"});
+    // Atomic: a crash mid-write must not leave half a key where the funds' key belongs.
+    await writeSecretFile(dataDir, path, new TextEncoder().encode(`${text}\n`));
   }
-  if (!/^[0-9a-f]{64}$/.test(text)) throw new Error(`${path}: expected 64 lowercase hex characters`);
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new IdentityError({code: IdentityErrorCode.DAMAGED}, `${path}: expected 64 lowercase hex characters (the stamping key); restore it from a backup`);
   return fundingKeyOf(keyPairFromPrivateKey(hexToBytes(text)), chain);
 }
 

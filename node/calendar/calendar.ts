@@ -117,7 +117,6 @@ async function syncIndex(store: JournalStore, report: RecoveryReport, index: Com
   let reason: string | undefined;
   if (mark === null) reason = freshIndex?.reason ?? "the index holds nothing of this calendar";
   else if (!bytesEqual(mark.calendarId, store.calendarId)) reason = "index was built for another calendar";
-  else if (mark.length > store.length) reason = `index covers ${mark.length} records but the journal has ${store.length}`;
   else if (!bytesEqual(mark.chainHash, report.capturedChains.get(mark.length) ?? new Uint8Array(0))) reason = "index chain hash does not match the journal";
   if (reason !== undefined) {
     // Nothing of a calendar is indexed without its mark (or a reset in progress), so without either there is nothing to delete.
@@ -150,6 +149,8 @@ export class Calendar {
   private readonly logger: Logger;
   private readonly metrics: Metrics | null;
   private closed = false;
+  /** An index repair is queued or running. */
+  private repairing = false;
   /** Writes queue here: the journal takes one at a time. */
   private writeTail: Promise<unknown> = Promise.resolve();
   private readonly roundListeners = new Set<(seq: number, commitment: Uint8Array) => void>();
@@ -179,7 +180,7 @@ export class Calendar {
     const {logger, index} = modules;
     const tag = calendarTag(target.calendarId, nativeSha256);
     const mark = await index.mark(tag);
-    const {store, report} = await JournalStore.open(target, opts, {logger, metrics: target.sign !== null ? modules.metrics : null}, {captureChainAt: mark ? [mark.length] : []});
+    const {store, report} = await JournalStore.open(target, opts, {logger, metrics: target.sign !== null ? modules.metrics : null}, {captureChainAt: mark ? [mark.length] : [], mustCover: mark ? [{length: mark.length, what: "the index (which marks records only once they are durable)"}] : []});
     try {
       logger.info("journal opened", {role: target.sign !== null ? "origin" : "mirror", segments: report.segments, records: report.records, bytes: store.bytes, tornTailCut: report.torn !== null});
       let sync = await syncIndex(store, report, index, tag, freshIndex);
@@ -369,9 +370,43 @@ export class Calendar {
       this.metrics?.indexLookups.inc({result: "miss"});
       return null;
     }
-    const pos = await this.index.lookup(msg);
-    this.metrics?.indexLookups.inc({result: pos ? "hit" : "miss"});
-    return pos && pos.seq === parsed.seq ? {state: "pending", seq: pos.seq} : null;
+    // The journal is the truth: the commitment names its record, and only
+    // that record's root makes it ours (a forged root with a real tag and
+    // seq is nobody's commitment).
+    const pos = this.store.positionOf(parsed.seq) as JournalPosition;
+    const record = await this.store.readRecord(pos);
+    if (record.kind !== RecordKind.ROUND || !bytesEqual(decodeRound(record.payload).root, parsed.root)) {
+      this.metrics?.indexLookups.inc({result: "miss"});
+      return null;
+    }
+    // The index must agree; if it does not, it is rebuilt, and the answer stands.
+    const indexed = await this.index.lookup(msg);
+    if (indexed === null || indexed.seq !== pos.seq || indexed.segment !== pos.segment || indexed.offset !== pos.offset) {
+      this.repairIndex(indexed === null ? `no index entry for record ${pos.seq}, which the journal holds` : `the index entry for record ${pos.seq} points elsewhere`);
+    }
+    this.metrics?.indexLookups.inc({result: "hit"});
+    return {state: "pending", seq: parsed.seq};
+  }
+
+  /**
+   * The index disagrees with the journal (LevelDB lost or garbled entries
+   * while its mark still matched): rebuild this calendar's entries from the
+   * journal, once, in the write queue. Answers come from the journal meanwhile.
+   */
+  private repairIndex(reason: string): void {
+    if (this.repairing || this.closed) return;
+    this.repairing = true;
+    this.logger.warn("index inconsistent with the journal; rebuilding this calendar's entries", {reason});
+    void this.serialized(async () => {
+      const t0 = performance.now();
+      await this.index.resetCalendar(this.tag, this.id, genesisChainHash(this.id, nativeSha256));
+      const records = await replayIntoIndex(this.store, this.index, this.tag, 0);
+      this.logger.info("index rebuilt", {records, seconds: (performance.now() - t0) / 1000});
+    })
+      .catch((e: unknown) => this.logger.error("index rebuild failed; the journal still answers every lookup", {}, e as Error))
+      .finally(() => {
+        this.repairing = false;
+      });
   }
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {

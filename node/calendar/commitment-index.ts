@@ -24,9 +24,11 @@
  * written in the same batch as the entries it covers, so each calendar's
  * index is always a consistent prefix of its journal.
  */
+import {rm} from "node:fs/promises";
 import {Level} from "level";
 import {CALENDAR_TAG_SIZE, COMMITMENT_SIZE, ROUND_ROOT_SIZE} from "../../protocol/journal/index.ts";
 import {readU32, readU64, writeU32, writeU64} from "../../protocol/journal/varint.ts";
+import type {Logger} from "../logger.ts";
 import type {JournalPosition} from "./journal-store.ts";
 import type {LiveStamp} from "./stamp-directory.ts";
 import {StoreError, StoreErrorCode} from "./errors.ts";
@@ -156,7 +158,11 @@ export class CommitmentIndex {
     this.db = db;
   }
 
-  /** Open (creating if missing) the LevelDB at `path`; a second opener gets STORE_IN_USE. */
+  /**
+   * Open (creating if missing) the LevelDB at `path`. A second opener gets
+   * STORE_IN_USE; a damaged database STORE_INDEX_DAMAGED (rebuild it: see
+   * `openOrRebuild`).
+   */
   static async open(path: string): Promise<CommitmentIndex> {
     const db: Db = new Level<Buffer, Buffer>(path, {keyEncoding: "buffer", valueEncoding: "buffer"});
     try {
@@ -164,9 +170,26 @@ export class CommitmentIndex {
     } catch (e) {
       const err = e as {code?: string; cause?: {code?: string}};
       if (err.code === "LEVEL_LOCKED" || err.cause?.code === "LEVEL_LOCKED") throw new StoreError({code: StoreErrorCode.IN_USE}, `${path} is already in use (is another otsfed node running on this data dir?)`);
-      throw e;
+      // Anything else (LEVEL_CORRUPTION, unreadable files): the index is derived, the caller rebuilds it.
+      throw new StoreError({code: StoreErrorCode.INDEX_DAMAGED}, `${path} cannot be opened (${err.cause?.code ?? err.code ?? "error"}: ${(e as Error).message})`);
     }
     return new CommitmentIndex(db);
+  }
+
+  /**
+   * Open the index at `path`, or — when LevelDB cannot open it (damaged
+   * files) — delete it and start an empty one: it holds nothing the
+   * journals do not. Says why it was recreated, or null.
+   */
+  static async openOrRebuild(path: string, logger: Logger): Promise<{index: CommitmentIndex; recreated: string | null}> {
+    try {
+      return {index: await CommitmentIndex.open(path), recreated: null};
+    } catch (e) {
+      if (!(e instanceof StoreError) || e.code !== StoreErrorCode.INDEX_DAMAGED) throw e;
+      logger.warn("index damaged; deleting it to rebuild from the journals", {reason: e.message});
+      await rm(path, {recursive: true, force: true});
+      return {index: await CommitmentIndex.open(path), recreated: `index was damaged (${e.message})`};
+    }
   }
 
   /** The stored schema version; 0 means an empty (new or wiped) index. */

@@ -17,6 +17,8 @@ export const StoreErrorCode = {
   IDENTITY_MISMATCH: "STORE_IDENTITY_MISMATCH",
   /** The index was written by an incompatible schema version. */
   INDEX_SCHEMA: "STORE_INDEX_SCHEMA",
+  /** LevelDB cannot open the index (damaged files): it is rebuilt from the journals. */
+  INDEX_DAMAGED: "STORE_INDEX_DAMAGED",
   /** Another process holds the index (LevelDB lock): a node is already running on this data dir. */
   IN_USE: "STORE_IN_USE",
   /** A STAMP record disagrees with the rounds it claims to cover (root or count). */

@@ -20,7 +20,7 @@
  * chain). A torn tail of the last segment is cut (logged); anything else
  * wrong stops the node with a JournalCorruptionError naming segment and offset.
  */
-import {open, readdir, readFile, truncate, unlink, mkdir} from "node:fs/promises";
+import {open, readdir, readFile, stat, truncate, unlink, mkdir} from "node:fs/promises";
 import type {FileHandle} from "node:fs/promises";
 import {join} from "node:path";
 import {bytesEqual, toHex} from "../../protocol/ots/bytes.ts";
@@ -73,7 +73,17 @@ export type JournalRecord = ReplayedRecord & {
   chainHash: Uint8Array;
 };
 
-type SegmentInfo = {firstSeq: number; file: string; bytes: number; records: number};
+/** A segment: its file, size, record count and each record's byte offset (so any record is one read away). */
+type SegmentInfo = {firstSeq: number; file: string; bytes: number; records: number; offsets: Uint32Array};
+
+/** A copy of `a` with room for at least `need` entries (doubling). */
+function grow(a: Uint32Array, need: number): Uint32Array {
+  let cap = Math.max(a.length, 1024);
+  while (cap < need) cap *= 2;
+  const out = new Uint32Array(cap);
+  out.set(a);
+  return out;
+}
 
 export const JOURNAL_DIR = "journal";
 const SEGMENT_RE = /^(\d{20})\.seg$/;
@@ -100,6 +110,11 @@ export type RecoveryReport = {
 export type OpenOptions = {
   /** Report the chain hash at these lengths (the index's high-water mark) in `capturedChains`. */
   captureChainAt?: readonly number[];
+  /**
+   * Evidence that records existed (the index's high-water mark): opening
+   * refuses, changing nothing, when the journal holds fewer.
+   */
+  mustCover?: ReadonlyArray<{length: number; what: string}>;
 };
 
 /** List the segments of a journal directory in order (other files are ignored). */
@@ -179,8 +194,9 @@ export class JournalStore {
       listed = [{firstSeq: 0, file: segmentFileName(0)}];
       modules.logger.info("journal created", {dir});
     }
+    const lastListed = (listed[listed.length - 1] as {firstSeq: number; file: string}).file;
 
-    const latest = await JournalStore.readCheckpoint(dir, LATEST_CHECKPOINT, listed[listed.length - 1]?.file ?? LATEST_CHECKPOINT);
+    const latest = await JournalStore.readCheckpoint(dir, LATEST_CHECKPOINT, lastListed);
     const capture = new Set(openOpts.captureChainAt ?? []);
     if (latest) capture.add(latest.length);
     const captured = new Map<number, Uint8Array>();
@@ -188,20 +204,25 @@ export class JournalStore {
     let seq = 0;
     let chain = genesisChainHash(calendarId, nativeSha256);
     if (capture.has(0)) captured.set(0, chain);
-    let torn: RecoveryReport["torn"] = null;
+    let tornAt: {file: string; end: number; offset: number; bytes: number} | null = null;
+    // Nothing is changed on disk until every segment is read and the evidence weighed.
     for (let i = 0; i < listed.length; i++) {
       const {firstSeq, file} = listed[i] as {firstSeq: number; file: string};
       const isLast = i === listed.length - 1;
       const buf = new Uint8Array(await readFile(join(dir, file)));
       if (firstSeq !== seq) throw new JournalCorruptionError({code: "JOURNAL_BROKEN_CHAIN", segment: file, offset: 0}, `journal segment ${file}: named for record ${firstSeq} but the journal before it ends at record ${seq}`);
       let scan;
+      let offsets: Uint32Array = new Uint32Array(1024);
+      let n = 0;
       try {
         // The header's calendar id is checked separately to give a clearer error.
         const {header} = decodeSegmentHeader(buf);
         if (!bytesEqual(header.calendarId, calendarId)) {
           throw new StoreError({code: StoreErrorCode.IDENTITY_MISMATCH}, `journal segment ${join(dir, file)} belongs to calendar ${toHex(header.calendarId)}, not ${toHex(calendarId)} (is identity.key the one this journal was written with?)`);
         }
-        scan = scanSegment(buf, {isLast, sha256: nativeSha256, expect: {calendarId, firstSeq: seq, prevChain: chain}}, capture.size === 0 ? undefined : (r) => {
+        scan = scanSegment(buf, {isLast, sha256: nativeSha256, expect: {calendarId, firstSeq: seq, prevChain: chain}}, (r) => {
+          if (n === offsets.length) offsets = grow(offsets, n + 1);
+          offsets[n++] = r.offset;
           if (capture.has(r.seq + 1)) captured.set(r.seq + 1, r.chainHash);
         });
       } catch (e) {
@@ -211,35 +232,46 @@ export class JournalStore {
         }
         throw e;
       }
-      let bytes = buf.length;
-      if (scan.torn) {
-        torn = {segment: file, offset: scan.torn.offset, bytes: scan.torn.length};
-        modules.logger.warn("journal torn tail cut", {dir, segment: file, offset: scan.torn.offset, bytes: scan.torn.length});
-        await truncate(join(dir, file), scan.end);
-        const fh = await open(join(dir, file), "r+");
-        try {
-          await fh.datasync();
-        } finally {
-          await fh.close();
-        }
-        bytes = scan.end;
-      }
-      segments.push({firstSeq, file, bytes, records: scan.records});
+      if (scan.torn) tornAt = {file, end: scan.end, offset: scan.torn.offset, bytes: scan.torn.length};
+      segments.push({firstSeq, file, bytes: scan.end, records: scan.records, offsets});
       seq = scan.nextSeq;
       chain = scan.chainHash;
     }
     const last = segments[segments.length - 1] as SegmentInfo;
-    // latest.ckpt is written only once its records are durable (a clean
-    // close, or a mirror's verified import), so it can never cover a torn
-    // write; if it claims more records than survive, or another history,
-    // signed records were lost and starting would hide it.
+    // Records that something durable says existed must all survive. A
+    // signed checkpoint is written only once its records are durable (a
+    // clean close, a seal, a mirror's verified import), and the index only
+    // ever marks records after their fsync; so if either covers more than
+    // survives, acknowledged records were lost, and a "torn tail" there is
+    // damage, not an interrupted write: refuse, naming what is missing.
+    const where = tornAt ? `journal segment ${tornAt.file} at offset ${tornAt.offset}` : `journal segment ${last.file} at offset ${last.bytes}`;
     if (latest) {
       const at = captured.get(latest.length);
       if (latest.length > seq || at === undefined || !bytesEqual(at, latest.chainHash)) {
         throw new JournalCorruptionError(
-          {code: "JOURNAL_BROKEN_CHAIN", segment: last.file, offset: last.bytes},
-          `journal segment ${last.file} at offset ${last.bytes}: the journal ends at record ${seq} but ${LATEST_CHECKPOINT} (signed) covers ${latest.length} records with another chain hash; refusing to start`,
+          {code: "JOURNAL_BROKEN_CHAIN", segment: tornAt?.file ?? last.file, offset: tornAt?.offset ?? last.bytes},
+          `${where}: the journal holds ${seq} records but ${join(dir, LATEST_CHECKPOINT)} (signed) covers ${latest.length}${latest.length <= seq ? " with another chain hash" : `: records ${seq}..${latest.length - 1} are missing`}; refusing to start, nothing was changed`,
         );
+      }
+    }
+    for (const e of openOpts.mustCover ?? []) {
+      if (e.length > seq) {
+        throw new JournalCorruptionError(
+          {code: "JOURNAL_TRUNCATED", segment: tornAt?.file ?? last.file, offset: tornAt?.offset ?? last.bytes},
+          `${where}: the journal holds ${seq} records but ${e.what} covers ${e.length}: acknowledged records ${seq}..${e.length - 1} are missing; refusing to start, nothing was changed (inspect with 'otsfed journal verify'; only if the journal was restored from a backup on purpose, 'otsfed reindex' accepts it as it is)`,
+        );
+      }
+    }
+    let torn: RecoveryReport["torn"] = null;
+    if (tornAt) {
+      torn = {segment: tornAt.file, offset: tornAt.offset, bytes: tornAt.bytes};
+      modules.logger.warn("journal torn tail cut", {dir, segment: tornAt.file, offset: tornAt.offset, bytes: tornAt.bytes});
+      await truncate(join(dir, tornAt.file), tornAt.end);
+      const fh = await open(join(dir, tornAt.file), "r+");
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
       }
     }
     let lastHead: Checkpoint | null = null;
@@ -248,7 +280,20 @@ export class JournalStore {
       await verifyCheckpoint(latest, target.verify);
       lastHead = latest;
     }
-    const active = await open(join(dir, last.file), "r+");
+    // A sealed segment is never appended to: its checkpoint vouches for its
+    // end. A crash between writing that checkpoint and creating the next
+    // segment leaves it last; the next segment is created now.
+    const sealed = await JournalStore.readCheckpoint(dir, checkpointFileName(last.firstSeq), last.file);
+    if (sealed !== null) {
+      if (sealed.length !== seq || !bytesEqual(sealed.chainHash, chain)) {
+        throw new JournalCorruptionError({code: "JOURNAL_BROKEN_CHAIN", segment: last.file, offset: last.bytes}, `journal segment ${last.file} is sealed by ${checkpointFileName(last.firstSeq)} at record ${sealed.length}, but it ends at record ${seq}; refusing to start`);
+      }
+      const file = segmentFileName(seq);
+      await writeFileAtomic(dir, file, encodeSegmentHeader({calendarId, firstSeq: seq, prevChain: chain}));
+      segments.push({firstSeq: seq, file, bytes: (await stat(join(dir, file))).size, records: 0, offsets: new Uint32Array(1024)});
+      modules.logger.warn("journal: the last segment was sealed; started the next one", {dir, sealed: last.file, next: file});
+    }
+    const active = await open(join(dir, (segments[segments.length - 1] as SegmentInfo).file), "r+");
     const store = new JournalStore(target, opts, modules, segments, active, seq, chain, lastHead);
     return {store, report: {segments: segments.length, records: seq, torn, capturedChains: captured}};
   }
@@ -378,6 +423,8 @@ export class JournalStore {
       }
       this.metrics?.fsyncSeconds.observe((performance.now() - t0) / 1000);
       const last = records[records.length - 1];
+      if (seg.records + records.length > seg.offsets.length) seg.offsets = grow(seg.offsets, seg.records + records.length);
+      for (let i = 0; i < records.length; i++) seg.offsets[seg.records + i] = base + (records[i] as {start: number}).start;
       this.activeEnd += buf.length;
       seg.bytes += buf.length;
       seg.records += records.length;
@@ -410,7 +457,7 @@ export class JournalStore {
     await this.active.close();
     this.active = next;
     this.activeEnd = size;
-    this.segments.push({firstSeq: this.nextSeq, file, bytes: size, records: 0});
+    this.segments.push({firstSeq: this.nextSeq, file, bytes: size, records: 0, offsets: new Uint32Array(1024)});
     this.totalBytes += size;
     this.logger.info("journal segment sealed", {dir: this.dir, segment: old.file, records: old.records, bytes: old.bytes, next: file});
   }
@@ -481,6 +528,20 @@ export class JournalStore {
       }
       if (batch.length > 0) yield batch;
     }
+  }
+
+  /** Where record `seq` is, from the offsets read at open and kept on every write; null past the end. */
+  positionOf(seq: number): JournalPosition | null {
+    if (!Number.isSafeInteger(seq) || seq < 0 || seq >= this.nextSeq) return null;
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.segments[mid] as SegmentInfo).firstSeq <= seq) lo = mid;
+      else hi = mid - 1;
+    }
+    const seg = this.segments[lo] as SegmentInfo;
+    return {seq, segment: seg.firstSeq, offset: seg.offsets[seq - seg.firstSeq] as number};
   }
 
   /** The record at `pos` (from the index), read from its segment; the frame's checksum is checked. */

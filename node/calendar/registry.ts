@@ -87,14 +87,14 @@ export class CalendarRegistry {
   static async open(dataDir: string, opts: JournalOptions, modules: RegistryModules, proofCacheLeaves = DEFAULT_PROOF_CACHE_LEAVES): Promise<CalendarRegistry> {
     const {logger, metrics, identity} = modules;
     // The index is opened first: its LevelDB lock keeps a second node off this data dir.
-    const index = await CommitmentIndex.open(join(dataDir, INDEX_DIR));
+    const {index, recreated} = await CommitmentIndex.openOrRebuild(join(dataDir, INDEX_DIR), logger);
     const opened: Calendar[] = [];
     try {
       await index.checkSchema();
       const schema = await index.schema();
       let fresh: FreshIndex = null;
       if (schema < INDEX_SCHEMA_VERSION) {
-        fresh = {reason: schema === 0 ? "index is empty or missing" : `index schema ${schema} is older than this otsfed's ${INDEX_SCHEMA_VERSION}`};
+        fresh = {reason: recreated ?? (schema === 0 ? "index is empty or missing" : `index schema ${schema} is older than this otsfed's ${INDEX_SCHEMA_VERSION}`)};
         if (schema !== 0) logger.warn("index written by an older otsfed; rebuilding it from the journals", {schema, current: INDEX_SCHEMA_VERSION});
         await index.reset();
       }

@@ -19,9 +19,14 @@ export type ReindexReport = IndexSyncReport & {journalRecords: number; calendars
 export async function reindex(dataDir: string, logger: Logger): Promise<ReindexReport> {
   const identity = await loadIdentity(dataDir);
   if (!identity) throw new StoreError({code: StoreErrorCode.IDENTITY_MISMATCH}, `${dataDir} has no identity.key: not a calendar data directory`);
-  // Opening takes the LevelDB lock: refuses while a node runs on this data dir.
-  const probe = await CommitmentIndex.open(join(dataDir, INDEX_DIR));
-  await probe.close();
+  // Opening takes the LevelDB lock: refuses while a node runs on this data
+  // dir. A damaged index is what reindex is for: it is deleted below anyway.
+  try {
+    await (await CommitmentIndex.open(join(dataDir, INDEX_DIR))).close();
+  } catch (e) {
+    if (!(e instanceof StoreError) || e.code !== StoreErrorCode.INDEX_DAMAGED) throw e;
+    logger.warn("index damaged; rebuilding it", {reason: e.message});
+  }
   await rm(join(dataDir, INDEX_DIR), {recursive: true, force: true});
   const registry = await CalendarRegistry.open(dataDir, defaultJournalOptions, {logger, metrics: null, identity});
   try {

@@ -1,6 +1,7 @@
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
-import {appendFile, readdir, readFile, stat, truncate, writeFile} from "node:fs/promises";
+import {existsSync} from "node:fs";
+import {appendFile, chmod, copyFile, readdir, readFile, stat, truncate, writeFile} from "node:fs/promises";
 import {join} from "node:path";
 import {RecordKind} from "../../../protocol/journal/record.ts";
 import {encodeRound} from "../../../protocol/journal/round.ts";
@@ -8,6 +9,7 @@ import {JournalCorruptionError} from "../../../node/calendar/errors.ts";
 import {JournalStore, segmentFileName} from "../../../node/calendar/journal-store.ts";
 import type {JournalEntry} from "../../../node/calendar/journal-store.ts";
 import {verifyJournal} from "../../../node/calendar/verify.ts";
+import {IdentityErrorCode, loadOrCreateIdentity} from "../../../node/identity.ts";
 import {toHex} from "../../../protocol/ots/bytes.ts";
 import {withTimeout} from "../../support/timeout.ts";
 import {openOwnJournal, removeDir, tempDir} from "./support.ts";
@@ -194,18 +196,74 @@ Store("should refuse a journal shorter than its last clean-stop checkpoint :: si
 
 Store("should refuse a journal written by another identity :: identity.key replaced", withTimeout(20_000, async () => {
   const dir = await tempDir();
+  const other = await tempDir();
   try {
     const s = await openStore(dir);
     await s.append([round(1)]);
     await s.close();
-    // A new identity is created on the next open: the journal is not its.
-    await removeDir(join(dir, "identity.key"));
+    // Another calendar's key in its place: the segments name another calendar.
+    await loadOrCreateIdentity(other);
+    await copyFile(join(other, "identity.key"), join(dir, "identity.key"));
     try {
       await openStore(dir);
       assert.unreachable("opened with a foreign identity");
     } catch (e) {
       assert.is((e as {code?: string}).code, "STORE_IDENTITY_MISMATCH");
     }
+  } finally {
+    await removeDir(dir);
+    await removeDir(other);
+  }
+}));
+
+Store("should refuse to replace a lost identity.key next to its journal, writing nothing :: identity.key deleted", withTimeout(20_000, async () => {
+  const dir = await tempDir();
+  try {
+    const s = await openStore(dir);
+    await s.append([round(1)]);
+    await s.close();
+    await removeDir(join(dir, "identity.key"));
+    try {
+      await openStore(dir);
+      assert.unreachable("a new identity was made for an existing journal");
+    } catch (e) {
+      assert.is((e as {code?: string}).code, IdentityErrorCode.MISSING);
+      assert.match((e as Error).message, /identity\.key is missing/);
+    }
+    assert.not.ok(existsSync(join(dir, "identity.key")), "no new key was written");
+  } finally {
+    await removeDir(dir);
+  }
+}));
+
+Store("should refuse a damaged or group-readable key file, naming it :: identity.key", withTimeout(20_000, async () => {
+  const dir = await tempDir();
+  try {
+    await loadOrCreateIdentity(dir);
+    const path = join(dir, "identity.key");
+    assert.is((await stat(path)).mode & 0o777, 0o600, "created 0600");
+    await chmod(path, 0o644);
+    try {
+      await loadOrCreateIdentity(dir);
+      assert.unreachable("a readable key was accepted");
+    } catch (e) {
+      assert.is((e as {code?: string}).code, IdentityErrorCode.INSECURE);
+      assert.ok((e as Error).message.includes(`chmod 600 ${path}`), (e as Error).message);
+    }
+    await writeFile(path, "garbage, not a key", {mode: 0o600});
+    await chmod(path, 0o600);
+    try {
+      await loadOrCreateIdentity(dir);
+      assert.unreachable("a garbage key was accepted");
+    } catch (e) {
+      assert.is((e as {code?: string}).code, IdentityErrorCode.DAMAGED);
+      assert.ok((e as Error).message.includes(path), (e as Error).message);
+    }
+    // A stale temporary file of another mode does not leak into a new key.
+    await removeDir(path);
+    await writeFile(`${path}.tmp`, "left by a crash", {mode: 0o644});
+    await loadOrCreateIdentity(dir);
+    assert.is((await stat(path)).mode & 0o777, 0o600);
   } finally {
     await removeDir(dir);
   }
