@@ -19,6 +19,8 @@ export const BitcoinErrorCode = {
   ABORTED: "BITCOIN_ABORTED",
   /** HTTP 401/403: wrong user, password or cookie. */
   AUTH_FAILED: "BITCOIN_AUTH_FAILED",
+  /** The RPC URL or credentials settings cannot work (not http, no user:password and no cookie file). */
+  BAD_CONFIG: "BITCOIN_BAD_CONFIG",
   /** The reply is not the JSON we expect. */
   BAD_RESPONSE: "BITCOIN_BAD_RESPONSE",
   /** Any other RPC error (see `rpcCode`). */

@@ -25,7 +25,15 @@ export type JsonRpcClientOptions = {
   cookieFile: string | null;
   /** Per-call time limit, ms. */
   timeoutMs: number;
+  /** Largest reply accepted, bytes; a bigger one is cut off as BAD_RESPONSE (a broken or hostile endpoint must not exhaust memory). */
+  maxReplyBytes?: number;
 };
+
+/**
+ * Default reply cap: far above anything we ask for (a full block's txids
+ * are ~300 kB of JSON, a 4 MB transaction 8 MB of hex), far below harm.
+ */
+export const DEFAULT_MAX_REPLY_BYTES = 32 * 1024 * 1024;
 
 /** One call of a batch. */
 export type RpcCall = {method: string; params: unknown[]};
@@ -50,11 +58,11 @@ export class JsonRpcClient {
   constructor(opts: JsonRpcClientOptions) {
     this.opts = opts;
     const url = new URL(opts.url);
-    if (url.protocol !== "http:") throw new Error(`bitcoin RPC URL must be http:// (got ${url.protocol})`);
+    if (url.protocol !== "http:") throw BitcoinError.of(BitcoinErrorCode.BAD_CONFIG, `bitcoin RPC URL must be http:// (got ${url.protocol})`);
     this.host = url.hostname.replace(/^\[|\]$/g, "");
     this.port = url.port === "" ? 8332 : Number(url.port);
     this.urlAuth = url.username !== "" || url.password !== "" ? `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}` : null;
-    if (this.urlAuth === null && opts.cookieFile === null) throw new Error("bitcoin RPC needs user:password in the URL or a cookie file");
+    if (this.urlAuth === null && opts.cookieFile === null) throw BitcoinError.of(BitcoinErrorCode.BAD_CONFIG, "bitcoin RPC needs user:password in the URL or a cookie file");
   }
 
   /** `host:port` for logs (never the credentials). */
@@ -146,6 +154,7 @@ export class JsonRpcClient {
 
   private send(path: string, body: string, auth: string, combined: AbortSignal, caller: AbortSignal, timeout: AbortSignal, mayRetry: boolean): Promise<HttpReply> {
     return new Promise<HttpReply>((resolve, reject) => {
+      let refused = false;
       const req = request({
         host: this.host,
         port: this.port,
@@ -161,11 +170,24 @@ export class JsonRpcClient {
       });
       req.on("response", (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
+        const max = this.opts.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
+        let size = 0;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > max) {
+            // Stop reading and drop the socket: it cannot be reused mid-reply.
+            refused = true;
+            req.destroy();
+            reject(BitcoinError.of(BitcoinErrorCode.BAD_RESPONSE, `bitcoind at ${this.endpoint}: reply over ${max} bytes, refused`));
+            return;
+          }
+          chunks.push(c);
+        });
         res.on("end", () => resolve({status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8")}));
         res.on("error", (e) => reject(this.mapNetError(e, caller, timeout)));
       });
       req.on("error", (e: NodeJS.ErrnoException) => {
+        if (refused) return;
         const stale = req.reusedSocket && (e.code === "ECONNRESET" || e.code === "EPIPE") && !combined.aborted;
         if (stale && mayRetry) {
           this.send(path, body, auth, combined, caller, timeout, false).then(resolve, reject);
