@@ -22,15 +22,7 @@ import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import type {Calendar} from "./calendar.ts";
 import {nativeSha256} from "../hash.ts";
-
-export type AggregatorOptions = {
-  /** Minimum milliseconds between the starts of two rounds (0: group commit only). */
-  roundIntervalMs: number;
-  /** Most digests waiting at once; beyond it submissions are refused (HTTP 503). */
-  maxQueue: number;
-};
-
-export const defaultAggregatorOptions: AggregatorOptions = {roundIntervalMs: 0, maxQueue: 50_000};
+import type {AggregatorOptions} from "./options.ts";
 
 export type AggregatorModules = {calendar: Calendar; logger: Logger; metrics: Metrics | null; clock: Clock};
 
