@@ -11,6 +11,7 @@ import {Registry} from "prom-client";
 import {toHex} from "../protocol/ots/bytes.ts";
 import {Aggregator} from "./calendar/aggregator.ts";
 import {Calendar} from "./calendar/calendar.ts";
+import {CalendarRoundSink} from "./calendar/calendar-round-sink.ts";
 import type {Clock} from "./clock.ts";
 import {ApiServer} from "./http/server.ts";
 import type {StatusInfo} from "./http/status.ts";
@@ -82,7 +83,8 @@ export class CalendarNode {
       this.bitcoin = {backend, funding, stamper};
     }
     const bitcoin = this.bitcoin;
-    this.aggregator = new Aggregator(opts.aggregator, {calendar, logger: logger.child({module: "aggregator"}), metrics, clock}, () => this.url);
+    const sink = new CalendarRoundSink({calendar, url: () => this.url});
+    this.aggregator = new Aggregator(opts.aggregator, {sink, logger: logger.child({module: "aggregator"}), metrics, clock});
     const started = clock.now();
     const status = (): StatusInfo => {
       const stamper = bitcoin ? bitcoin.stamper.status() : null;
@@ -132,6 +134,7 @@ export class CalendarNode {
   async start(): Promise<{host: string; port: number; url: string}> {
     if (this.status !== "stopped") throw new Error(`node is ${this.status}`);
     this.status = "starting";
+    await this.aggregator.start();
     const addr = await this.api.start();
     // A node listening on port 0 learns its URL only now (tests, devnets).
     if (this.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
