@@ -2,9 +2,10 @@
  * The composition root (STYLE §9): builds a calendar node from its options
  * and starts its parts in dependency order — identity, calendar storage
  * (index lock, journal recovery, index sync), aggregator, HTTP API — and
- * stops them in reverse: HTTP stops accepting, the aggregator commits every
- * digest it accepted, their replies go out, then the journal and the index
- * close. Nothing acknowledged is lost; nothing accepted is left unanswered.
+ * stops them in reverse: HTTP stops accepting and answers every digest in
+ * flight (the aggregator, still running, commits them), the aggregator
+ * stops, then the journal and the index close. Nothing acknowledged is
+ * lost; nothing accepted is left unanswered.
  */
 import {mkdir, readFile} from "node:fs/promises";
 import {Registry} from "prom-client";
@@ -107,7 +108,7 @@ export class CalendarNode {
     };
     const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? null));
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
-    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, calendar, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
+    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, commitments: calendar, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
   }
 
   /** Open storage (verifying and recovering the journal) and build the node, not yet listening. */
@@ -135,7 +136,8 @@ export class CalendarNode {
     if (this.status !== "stopped") throw new Error(`node is ${this.status}`);
     this.status = "starting";
     await this.aggregator.start();
-    const addr = await this.api.start();
+    await this.api.start();
+    const addr = this.api.address;
     // A node listening on port 0 learns its URL only now (tests, devnets).
     if (this.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
     this.address = addr;
@@ -155,10 +157,13 @@ export class CalendarNode {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.status = "stopping";
-      const closed = this.api.beginStop();
+      // HTTP first: it takes no new digests and answers those in flight,
+      // which the aggregator, still running, commits without waiting for its
+      // round interval (no later digest could join their round). Then the
+      // aggregator stops, committing anything else queued.
+      this.aggregator.skipRoundInterval();
+      await this.api.stop();
       await this.aggregator.stop();
-      await this.api.finish();
-      await closed;
       if (this.bitcoin) {
         await this.bitcoin.stamper.stop();
         await this.bitcoin.funding.stop();
