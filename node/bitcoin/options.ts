@@ -17,6 +17,7 @@ export type BitcoinOptions = {
   wallet: string;
 };
 
+/** No Bitcoin node; Core's wallet name as the backend defaults it. */
 export const defaultBitcoinOptions: BitcoinOptions = {rpcUrl: null, cookieFile: null, wallet: defaultCoreRpcBackendOptions.wallet};
 
 /** bitcoind's RPC URL: http(s) with a host, optionally user:password; no path beyond `/`. */

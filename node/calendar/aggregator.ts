@@ -31,8 +31,10 @@ import type {Metrics} from "../metrics.ts";
 import type {AggregatorOptions} from "./options.ts";
 import type {RoundReceipt, RoundSink} from "./round-sink.ts";
 
+/** What the aggregator uses: where rounds go, a logger, the metrics and the clock. */
 export type AggregatorModules = {sink: RoundSink; logger: Logger; metrics: Metrics | null; clock: Clock};
 
+/** Why a digest was not acknowledged: the `AGGREGATOR_…` codes. */
 export const AggregatorErrorCode = {
   /** The queue is full: come back later. */
   OVERLOADED: "AGGREGATOR_OVERLOADED",
@@ -44,6 +46,7 @@ export const AggregatorErrorCode = {
   DIGEST_TOO_LONG: "AGGREGATOR_DIGEST_TOO_LONG",
 } as const;
 export type AggregatorErrorCode = (typeof AggregatorErrorCode)[keyof typeof AggregatorErrorCode];
+/** A digest refused or not acknowledged; the HTTP API maps its code to a reply. */
 export class AggregatorError extends CalendarError<{code: AggregatorErrorCode}> {}
 
 /** otsd's `MAX_DIGEST_LENGTH`. */
@@ -62,6 +65,7 @@ function encodeProof(nonce: Uint8Array, path: readonly Op[], tail: Uint8Array): 
   return w.finish();
 }
 
+/** Gathers digests into rounds; see the module comment. */
 export class Aggregator extends Lifecycle {
   private readonly opts: AggregatorOptions;
   private readonly sink: RoundSink;

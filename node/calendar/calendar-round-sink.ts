@@ -20,6 +20,7 @@ export type RoundJournal = {
   commitRound(root: Uint8Array, leaves: number, timeMs: number): Promise<{seq: number; commitment: Uint8Array}>;
 };
 
+/** The calendar behind the sink and the URL its Pending attestations name. */
 export type CalendarRoundSinkModules = {
   calendar: RoundJournal;
   /**
@@ -29,6 +30,7 @@ export type CalendarRoundSinkModules = {
   url: () => string;
 };
 
+/** A calendar as the aggregator's round sink; see the module comment. */
 export class CalendarRoundSink implements RoundSink {
   private readonly calendar: RoundJournal;
   private readonly url: () => string;

@@ -9,6 +9,7 @@ import {integer, parseDuration} from "../config/values.ts";
 import {defaultJournalOptions} from "./journal-store.ts";
 import type {JournalOptions} from "./journal-store.ts";
 
+/** How the aggregator paces rounds and bounds its queue. */
 export type AggregatorOptions = {
   /** Minimum milliseconds between the starts of two rounds (0: group commit only). */
   roundIntervalMs: number;
@@ -16,6 +17,7 @@ export type AggregatorOptions = {
   maxQueue: number;
 };
 
+/** Pure group commit, and 50,000 digests waiting at most. */
 export const defaultAggregatorOptions: AggregatorOptions = {roundIntervalMs: 0, maxQueue: 50_000};
 
 /** The longest round interval accepted (the `ots` client gives up on a reply long before). */

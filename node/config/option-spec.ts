@@ -31,6 +31,7 @@ export type OptionSpec<T> = {
   apply(target: T, value: unknown): void;
 };
 
+/** Why options were refused: the `OPTIONS_…` codes. */
 export const OptionsErrorCode = {
   /** A value a setting refuses. */
   BAD_VALUE: "OPTIONS_BAD_VALUE",

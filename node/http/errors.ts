@@ -1,6 +1,7 @@
 /** Typed errors of the HTTP API server (STYLE §4): bounded `HTTP_…` codes. */
 import {CalendarError} from "../../protocol/errors.ts";
 
+/** What went wrong starting or routing the HTTP API: the `HTTP_…` codes. */
 export const HttpErrorCode = {
   /** `listen` is not `host:port`. */
   BAD_LISTEN_ADDRESS: "HTTP_BAD_LISTEN_ADDRESS",
@@ -15,6 +16,7 @@ export const HttpErrorCode = {
 } as const;
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 
+/** The HTTP API server could not do what was asked; `cause` holds the OS error, if any. */
 export class HttpError extends CalendarError<{code: HttpErrorCode}> {
   constructor(code: HttpErrorCode, message: string, options?: {cause?: unknown}) {
     super({code}, message);

@@ -7,6 +7,7 @@ import {badValue} from "../config/option-spec.ts";
 import type {OptionSpec} from "../config/option-spec.ts";
 import {nonEmptyString} from "../config/values.ts";
 
+/** Where the HTTP API listens and the URL it writes into proofs. */
 export type HttpOptions = {
   /** `host:port` to listen on (`[::1]:port` for IPv6); port 0 picks a free one. */
   listen: string;
@@ -18,6 +19,7 @@ export type HttpOptions = {
   url: string;
 };
 
+/** otsd's port on localhost; the URL follows the listen address unless set. */
 export const defaultHttpOptions: HttpOptions = {listen: "127.0.0.1:14788", url: ""};
 
 /** Split `host:port`; null if malformed. */

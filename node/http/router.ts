@@ -13,6 +13,7 @@
 import type {IncomingMessage, ServerResponse} from "node:http";
 import {HttpError, HttpErrorCode} from "./errors.ts";
 
+/** The methods a route may have (HEAD requests match GET routes). */
 export type RouteMethod = "GET" | "POST";
 
 /** What a handler gets. */
@@ -28,6 +29,7 @@ export type RouteRequest = {
 /** Answers one request; may be async. A throw or rejection is a bug: the server logs it and answers 500. */
 export type RouteHandler = (r: RouteRequest) => void | Promise<void>;
 
+/** One row of the routing table. */
 export type Route = {
   method: RouteMethod;
   /** `/exact` or `/prefix/*`. */
@@ -45,8 +47,10 @@ export type Route = {
   handle: RouteHandler;
 };
 
+/** The route a request matched and the rest of its target after a prefix. */
 export type RouteMatch = {route: Route; rest: string};
 
+/** Matches a request to its route: exact paths by one map lookup (the hot POST /digest), then prefixes in table order. */
 export class Router {
   private readonly exact = new Map<string, Route>();
   private readonly prefixes: Array<{method: RouteMethod; prefix: string; route: Route}> = [];

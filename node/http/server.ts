@@ -37,8 +37,10 @@ import type {RouteMatch} from "./router.ts";
 import {apiRoutes} from "./routes/index.ts";
 import type {ApiRouteModules} from "./routes/index.ts";
 
+/** What the server uses: the route groups' modules, a logger and the metrics. */
 export type ApiModules = ApiRouteModules & {logger: Logger; metrics: Metrics | null};
 
+/** The HTTP options, plus how long a stop waits for requests in flight. */
 export type ApiServerOptions = HttpOptions & {
   /** How long `stop()` waits for requests in flight before it closes their connections, ms. */
   stopWaitMs?: number;
@@ -46,6 +48,7 @@ export type ApiServerOptions = HttpOptions & {
 
 const DEFAULT_STOP_WAIT_MS = 5_000;
 
+/** The calendar's HTTP API on node:http; see the module comment. */
 export class ApiServer extends Lifecycle {
   private readonly opts: ApiServerOptions;
   private readonly logger: Logger;

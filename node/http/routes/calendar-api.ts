@@ -14,6 +14,7 @@ import {readBody} from "../body.ts";
 import {CacheControl, Reason, send, sendText} from "../responses.ts";
 import type {Route, RouteRequest} from "../router.ts";
 
+/** What the calendar API routes use, each as narrow as the route needs. */
 export type CalendarApiModules = {
   /** Takes a digest; resolves with its proof once its round is durable (the aggregator). */
   aggregator: {submit(digest: Uint8Array): Promise<Uint8Array>};

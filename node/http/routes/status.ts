@@ -7,6 +7,7 @@ import type {Route, RouteRequest} from "../router.ts";
 import {statusHtml, statusJson} from "../status.ts";
 import type {StatusInfo} from "../status.ts";
 
+/** What the status routes use. */
 export type StatusRoutesModules = {
   /** The status page's figures, gathered per request. */
   status: () => StatusInfo;
