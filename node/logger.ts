@@ -11,6 +11,8 @@
  */
 import {pino} from "pino";
 import type {DestinationStream} from "pino";
+import {badValue} from "./config/option-spec.ts";
+import type {OptionSpec} from "./config/option-spec.ts";
 
 export type LogContext = Record<string, unknown>;
 export type LogFn = (msg: string, context?: LogContext, err?: Error) => void;
@@ -29,6 +31,18 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export function isLogLevel(s: string): s is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(s);
 }
+
+/** `--log-level`, read into whatever holds the node's `logLevel`. */
+export const logLevelOptionSpec: OptionSpec<{logLevel: LogLevel}> = {
+  key: "logLevel",
+  env: "OTSFED_LOG_LEVEL",
+  flag: "--log-level",
+  help: `${LOG_LEVELS.join("|")} (default info)`,
+  apply: (o, v) => {
+    if (typeof v !== "string" || !isLogLevel(v)) throw badValue(`must be one of ${LOG_LEVELS.join(", ")}`);
+    o.logLevel = v;
+  },
+};
 
 type PinoLike = {
   [K in "error" | "warn" | "info" | "verbose" | "debug"]: (obj: object, msg: string) => void;

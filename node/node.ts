@@ -2,15 +2,17 @@
  * The composition root (STYLE §9): builds a calendar node from its options
  * and starts its parts in dependency order — identity, calendar storage
  * (index lock, journal recovery, index sync), aggregator, HTTP API — and
- * stops them in reverse: HTTP stops accepting, the aggregator commits every
- * digest it accepted, their replies go out, then the journal and the index
- * close. Nothing acknowledged is lost; nothing accepted is left unanswered.
+ * stops them in reverse: HTTP stops accepting and answers every digest in
+ * flight (the aggregator, still running, commits them), the aggregator
+ * stops, then the journal and the index close. Nothing acknowledged is
+ * lost; nothing accepted is left unanswered.
  */
 import {mkdir, readFile} from "node:fs/promises";
 import {Registry} from "prom-client";
 import {toHex} from "../protocol/ots/bytes.ts";
 import {Aggregator} from "./calendar/aggregator.ts";
 import type {Calendar} from "./calendar/calendar.ts";
+import {CalendarRoundSink} from "./calendar/calendar-round-sink.ts";
 import {CalendarRegistry} from "./calendar/registry.ts";
 import type {Clock} from "./clock.ts";
 import {ApiServer} from "./http/server.ts";
@@ -88,7 +90,8 @@ export class CalendarNode {
       this.bitcoin = {backend, funding, stamper};
     }
     const bitcoin = this.bitcoin;
-    this.aggregator = new Aggregator(opts.aggregator, {calendar, logger: logger.child({module: "aggregator"}), metrics, clock}, () => this.url);
+    const sink = new CalendarRoundSink({calendar, url: () => this.url});
+    this.aggregator = new Aggregator(opts.aggregator, {sink, logger: logger.child({module: "aggregator"}), metrics, clock});
     const started = clock.now();
     const status = (): StatusInfo => {
       const stamper = bitcoin ? bitcoin.stamper.status() : null;
@@ -111,7 +114,7 @@ export class CalendarNode {
     };
     const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? null));
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
-    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, calendars, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
+    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, commitments: calendars, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
   }
 
   /** Open storage (verifying and recovering the journal) and build the node, not yet listening. */
@@ -138,7 +141,9 @@ export class CalendarNode {
   async start(): Promise<{host: string; port: number; url: string}> {
     if (this.status !== "stopped") throw new Error(`node is ${this.status}`);
     this.status = "starting";
-    const addr = await this.api.start();
+    await this.aggregator.start();
+    await this.api.start();
+    const addr = this.api.address;
     // A node listening on port 0 learns its URL only now (tests, devnets).
     if (this.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
     this.address = addr;
@@ -158,10 +163,13 @@ export class CalendarNode {
     if (this.stopping) return this.stopping;
     this.stopping = (async () => {
       this.status = "stopping";
-      const closed = this.api.beginStop();
+      // HTTP first: it takes no new digests and answers those in flight,
+      // which the aggregator, still running, commits without waiting for its
+      // round interval (no later digest could join their round). Then the
+      // aggregator stops, committing anything else queued.
+      this.aggregator.skipRoundInterval();
+      await this.api.stop();
       await this.aggregator.stop();
-      await this.api.finish();
-      await closed;
       if (this.bitcoin) {
         await this.bitcoin.stamper.stop();
         await this.bitcoin.funding.stop();

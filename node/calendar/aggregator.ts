@@ -2,49 +2,51 @@
  * The aggregator (PROTOCOL-NOTES §3.2, DESIGN §2): digests wait in a bounded
  * queue; a round takes everything queued, gives each digest a fresh 16-byte
  * nonce (leaf = sha256(digest ‖ nonce), so requesters learn nothing about
- * each other's digests and cannot choose what the calendar stores), builds
- * the OpenTimestamps merkle tree, journals the root and answers each waiter
- * with its partial proof once the record is durable.
+ * each other's digests and cannot choose what is committed), builds the
+ * OpenTimestamps merkle tree, hands the root to its {@link RoundSink} and
+ * answers each waiter once the sink says the round is durable, with its
+ * header-less proof: `append(nonce) sha256`, its merkle path, then the
+ * sink's tail (for a calendar: `append(tag ‖ seq)` and the Pending
+ * attestation).
  *
- * Group commit: a round closes as soon as the previous round's write has
- * finished (never two writes at once), so under load rounds grow and
- * latency stays near one fsync; `roundIntervalMs` sets a minimum time
- * between round starts for operators who want larger anonymity sets.
+ * Group commit: a round closes as soon as the previous round's commit has
+ * finished (never two at once), so under load rounds grow and latency stays
+ * near one fsync; `roundIntervalMs` sets a minimum time between round
+ * starts for operators who want larger anonymity sets.
+ *
+ * A {@link Lifecycle}: it takes digests only once started; `stop()` takes no
+ * new ones and commits every digest already queued before it resolves.
  */
 import {randomBytes} from "node:crypto";
-import {pending} from "../../protocol/ots/attestations.ts";
+import {ByteWriter} from "../../protocol/ots/bytes.ts";
 import {MerkleTree} from "../../protocol/ots/merkle.ts";
-import {commitmentOp} from "../../protocol/journal/commitment.ts";
-import {encodeAttestationLeaf, encodePartialProof} from "../../protocol/journal/proof.ts";
+import {append, encodeOp, SHA256} from "../../protocol/ots/ops.ts";
+import type {Op} from "../../protocol/ots/ops.ts";
 import {CalendarError} from "../../protocol/errors.ts";
 import type {Clock} from "../clock.ts";
+import {nativeSha256} from "../hash.ts";
+import {Lifecycle, Waker} from "../lifecycle.ts";
 import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
-import type {Calendar} from "./calendar.ts";
-import {nativeSha256} from "../hash.ts";
+import type {AggregatorOptions} from "./options.ts";
+import type {RoundReceipt, RoundSink} from "./round-sink.ts";
 
-export type AggregatorOptions = {
-  /** Minimum milliseconds between the starts of two rounds (0: group commit only). */
-  roundIntervalMs: number;
-  /** Most digests waiting at once; beyond it submissions are refused (HTTP 503). */
-  maxQueue: number;
-};
+/** What the aggregator uses: where rounds go, a logger, the metrics and the clock. */
+export type AggregatorModules = {sink: RoundSink; logger: Logger; metrics: Metrics | null; clock: Clock};
 
-export const defaultAggregatorOptions: AggregatorOptions = {roundIntervalMs: 0, maxQueue: 50_000};
-
-export type AggregatorModules = {calendar: Calendar; logger: Logger; metrics: Metrics | null; clock: Clock};
-
+/** Why a digest was not acknowledged: the `AGGREGATOR_…` codes. */
 export const AggregatorErrorCode = {
   /** The queue is full: come back later. */
   OVERLOADED: "AGGREGATOR_OVERLOADED",
-  /** The node is shutting down and takes no new digests. */
+  /** Not running (not started, or shutting down): it takes no new digests. */
   STOPPING: "AGGREGATOR_STOPPING",
-  /** The round could not be journaled; nothing was acknowledged. */
+  /** The sink could not make the round durable (a calendar: the journal failed); nothing was acknowledged. */
   JOURNAL_FAILED: "AGGREGATOR_JOURNAL_FAILED",
   /** More than 64 bytes (PROTOCOL-NOTES §2.2). */
   DIGEST_TOO_LONG: "AGGREGATOR_DIGEST_TOO_LONG",
 } as const;
 export type AggregatorErrorCode = (typeof AggregatorErrorCode)[keyof typeof AggregatorErrorCode];
+/** A digest refused or not acknowledged; the HTTP API maps its code to a reply. */
 export class AggregatorError extends CalendarError<{code: AggregatorErrorCode}> {}
 
 /** otsd's `MAX_DIGEST_LENGTH`. */
@@ -53,32 +55,39 @@ const NONCE_SIZE = 16;
 
 type Waiter = {digest: Uint8Array; resolve: (proof: Uint8Array) => void; reject: (e: Error) => void};
 
-export class Aggregator {
+/** `append(nonce) sha256 <path> ‖ tail`: one client's proof from its digest, as one linear path into the sink's subtree. */
+function encodeProof(nonce: Uint8Array, path: readonly Op[], tail: Uint8Array): Uint8Array {
+  const w = new ByteWriter(20 + path.length * 36 + tail.length);
+  encodeOp(append(nonce), w);
+  encodeOp(SHA256, w);
+  for (const op of path) encodeOp(op, w);
+  w.writeBytes(tail);
+  return w.finish();
+}
+
+/** Gathers digests into rounds; see the module comment. */
+export class Aggregator extends Lifecycle {
   private readonly opts: AggregatorOptions;
-  private readonly calendar: Calendar;
+  private readonly sink: RoundSink;
   private readonly logger: Logger;
   private readonly metrics: Metrics | null;
   private readonly clock: Clock;
-  private readonly url: () => string;
-  private leaf: {url: string; bytes: Uint8Array} | null = null;
   private queue: Waiter[] = [];
   private inFlight: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  /** A round is due once the round interval has passed: this cuts that wait short. */
+  private readonly intervalWait = new Waker();
+  private waitingForInterval = false;
+  private ignoreInterval = false;
   private lastRoundStart = -Infinity;
-  private status: "started" | "stopping" | "stopped" = "started";
   private idleWaiters: Array<() => void> = [];
 
-  /**
-   * `url` gives the calendar URL for Pending attestations; a function so a
-   * node listening on port 0 can fill it in once it knows its port.
-   */
-  constructor(opts: AggregatorOptions, modules: AggregatorModules, url: () => string) {
+  constructor(opts: AggregatorOptions, modules: AggregatorModules) {
+    super();
     this.opts = opts;
-    this.calendar = modules.calendar;
+    this.sink = modules.sink;
     this.logger = modules.logger;
     this.metrics = modules.metrics;
     this.clock = modules.clock;
-    this.url = url;
   }
 
   get queueDepth(): number {
@@ -86,8 +95,10 @@ export class Aggregator {
   }
 
   /**
-   * Queue a digest; resolves with the header-less partial proof once the
-   * round holding it is durable. Rejects at once with OVERLOADED or STOPPING.
+   * Queue a digest; resolves with the header-less proof once the round
+   * holding it is durable. Rejects at once with DIGEST_TOO_LONG, OVERLOADED
+   * or STOPPING (not started, or stopping); with JOURNAL_FAILED when the
+   * sink could not commit its round.
    */
   submit(digest: Uint8Array): Promise<Uint8Array> {
     if (digest.length > MAX_DIGEST_LENGTH) return Promise.reject(new AggregatorError({code: AggregatorErrorCode.DIGEST_TOO_LONG}, "digest too long"));
@@ -106,15 +117,45 @@ export class Aggregator {
     });
   }
 
+  /**
+   * Until the next start, let rounds follow each other without the round
+   * interval, starting with whatever is queued now. For shutdown: once the
+   * HTTP API takes no new digests, nothing will make a later round larger,
+   * and the replies in flight should not wait for it.
+   */
+  skipRoundInterval(): void {
+    this.ignoreInterval = true;
+    this.intervalWait.wake();
+  }
+
+  protected async onStart(): Promise<void> {
+    this.ignoreInterval = false;
+  }
+
+  /**
+   * Take no new digests (the status says so), then finish the round in
+   * flight and commit every digest already queued, ignoring the round
+   * interval (the run's aborted signal ends its wait), so everything
+   * accepted is answered.
+   */
+  protected async onStop(): Promise<void> {
+    if (this.inFlight || this.queue.length > 0) {
+      const idle = new Promise<void>((r) => this.idleWaiters.push(r));
+      this.schedule();
+      await idle;
+    }
+  }
+
   /** Start a round now if one may start; otherwise make sure one will. */
   private schedule(): void {
-    if (this.inFlight || this.timer || this.queue.length === 0) return;
-    const wait = this.status === "started" ? this.lastRoundStart + this.opts.roundIntervalMs - this.clock.now() : 0;
+    if (this.inFlight || this.waitingForInterval || this.queue.length === 0) return;
+    const wait = this.status === "started" && !this.ignoreInterval ? this.lastRoundStart + this.opts.roundIntervalMs - this.clock.now() : 0;
     if (wait > 0) {
-      this.timer = setTimeout(() => {
-        this.timer = null;
+      this.waitingForInterval = true;
+      void this.intervalWait.wait(wait, this.signal).then(() => {
+        this.waitingForInterval = false;
         this.schedule();
-      }, wait);
+      });
       return;
     }
     this.inFlight = this.round().finally(() => {
@@ -141,9 +182,9 @@ export class Aggregator {
       leaves[i] = nativeSha256(buf.subarray(0, d.length + NONCE_SIZE));
     }
     const tree = new MerkleTree(leaves);
-    let seq: number;
+    let receipt: RoundReceipt;
     try {
-      ({seq} = await this.calendar.commitRound(tree.root, n, this.clock.now()));
+      receipt = await this.sink.commitRound(tree.root, n, this.clock.now());
     } catch (e) {
       this.logger.error("round could not be journaled; its digests were not acknowledged", {digests: n}, e as Error);
       const err = new AggregatorError({code: AggregatorErrorCode.JOURNAL_FAILED}, "journal unavailable");
@@ -151,38 +192,13 @@ export class Aggregator {
       this.metrics?.digestsRejected.inc({reason: "journal"}, n);
       return;
     }
-    const op = commitmentOp(this.calendar.tag, seq);
-    const url = this.url();
-    if (this.leaf?.url !== url) this.leaf = {url, bytes: encodeAttestationLeaf(pending(url))};
-    const leaf = this.leaf.bytes;
     for (let i = 0; i < n; i++) {
-      const w = batch[i] as Waiter;
-      w.resolve(encodePartialProof(nonces.subarray(i * NONCE_SIZE, (i + 1) * NONCE_SIZE), tree.path(i), op, leaf));
+      (batch[i] as Waiter).resolve(encodeProof(nonces.subarray(i * NONCE_SIZE, (i + 1) * NONCE_SIZE), tree.path(i), receipt.tail));
     }
     const seconds = (performance.now() - t0) / 1000;
     this.metrics?.roundDigests.observe(n);
     this.metrics?.roundSeconds.observe(seconds);
     this.metrics?.digestsAccepted.inc(n);
-    this.logger.verbose("round committed", {seq, digests: n, ms: Math.round(seconds * 1000)});
-  }
-
-  /**
-   * Take no new digests, then finish the round in flight and commit every
-   * digest already queued (ignoring the round interval), so everything
-   * accepted is answered. Idempotent.
-   */
-  async stop(): Promise<void> {
-    if (this.status === "stopped") return;
-    this.status = "stopping";
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
-    if (this.inFlight || this.queue.length > 0) {
-      const idle = new Promise<void>((r) => this.idleWaiters.push(r));
-      this.schedule();
-      await idle;
-    }
-    this.status = "stopped";
+    this.logger.verbose("round committed", {...receipt.logContext, digests: n, ms: Math.round(seconds * 1000)});
   }
 }

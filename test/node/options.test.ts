@@ -2,7 +2,9 @@ import {readFile} from "node:fs/promises";
 import {fileURLToPath} from "node:url";
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
-import {defaultNodeOptions, OPTION_SPECS, optionsHelp, OptionsError, parseDuration, parseDurationMs, resolveNodeOptions} from "../../node/options.ts";
+import {OptionsError} from "../../node/config/option-spec.ts";
+import {parseDuration} from "../../node/config/values.ts";
+import {defaultNodeOptions, OPTION_SPECS, optionsHelp, resolveNodeOptions} from "../../node/options.ts";
 import type {NodeOptions} from "../../node/options.ts";
 import {defaultStamperOptions} from "../../node/stamper/options.ts";
 import {withTimeout} from "../support/timeout.ts";
@@ -64,15 +66,19 @@ Resolve("should refuse bad input naming its source :: unknown keys, flags, value
 Resolve.run();
 
 // ---
-const Duration = suite("node/options parseDurationMs");
-Duration("should read ms and s forms :: 0, 250, 250ms, 2s, refusals", () => {
-  assert.is(parseDurationMs(0), 0);
-  assert.is(parseDurationMs("250"), 250);
-  assert.is(parseDurationMs("250ms"), 250);
-  assert.is(parseDurationMs("2s"), 2000);
-  for (const bad of ["-1", "1h", "", "1.5s", 7_200_000]) assert.throws(() => parseDurationMs(bad), String(bad));
-});
-Duration.run();
+const RoundInterval = suite("node/options round interval");
+RoundInterval("should read ms, s, m and h from 0 to 1 h :: 0, 250, 250ms, 2s, 10m, 1h, refusals", withTimeout(5_000, async () => {
+  const interval = async (v: string): Promise<number> => (await resolveNodeOptions(["--data-dir", "/d", "--round-interval", v], {}, read)).aggregator.roundIntervalMs;
+  assert.is(await interval("0"), 0);
+  assert.is(await interval("250"), 250);
+  assert.is(await interval("250ms"), 250);
+  assert.is(await interval("2s"), 2000);
+  assert.is(await interval("10m"), 600_000);
+  assert.is(await interval("1h"), 3_600_000);
+  for (const bad of ["-1", "", "1.5s", "61m", "2h", "3600001"]) assert.match(await errorOf(["--data-dir", "/d", "--round-interval", bad]), "flag --round-interval: must be a duration like 500ms, 30s, 10m, 1h or a number of ms, from 0 ms to 1 h", bad);
+  assert.match(await refusal(["--config", "/x.json"], {}, withConfig({dataDir: "/d", roundInterval: 7_200_000})), "config file /x.json: key 'roundInterval': must be a duration", "JSON number beyond an hour");
+}));
+RoundInterval.run();
 
 // ---
 /** One stamper setting: its three names, a good value as a string and as JSON, and where it lands. */
@@ -199,7 +205,7 @@ Stamper("should list every setting in the help table :: flag, variable and key o
 Stamper.run();
 
 // ---
-const DurationRange = suite("node/options parseDuration");
+const DurationRange = suite("node/config/values parseDuration");
 DurationRange("should read ms, s, m and h within the given range :: refusals name the range", () => {
   const week = 7 * 86_400_000;
   assert.is(parseDuration("500ms", 100, week), 500);
@@ -211,7 +217,6 @@ DurationRange("should read ms, s, m and h within the given range :: refusals nam
   assert.is(parseDuration(1500, 100, week), 1500);
   for (const bad of ["99", "1.5s", "-1s", "", "1d", "10 m", "169h", 1.5, week + 1]) assert.throws(() => parseDuration(bad, 100, week), /from 100 ms to 7 days/, String(bad));
   assert.throws(() => parseDuration("0", 1000, 60_000), /from 1 s to 1 min/);
-  // The round interval's parser keeps its own, narrower rules.
-  assert.throws(() => parseDurationMs("10m"));
+  assert.throws(() => parseDuration("2h", 0, 3_600_000), /from 0 ms to 1 h/);
 });
 DurationRange.run();

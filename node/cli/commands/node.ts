@@ -9,7 +9,8 @@ import {CliError} from "../command.ts";
 import {systemClock} from "../../clock.ts";
 import {createPinoLogger} from "../../logger.ts";
 import {CalendarNode} from "../../node.ts";
-import {optionsHelp, OptionsError, resolveNodeOptions} from "../../options.ts";
+import {OptionsError} from "../../config/option-spec.ts";
+import {optionsHelp, resolveNodeOptions} from "../../options.ts";
 import type {NodeOptions} from "../../options.ts";
 
 export const nodeCommand: Command = {

@@ -16,15 +16,18 @@ import type {ChildNode} from "./support.ts";
 
 type Acked = {digest: Uint8Array; proof: Uint8Array};
 
-/** Post random digests from `workers` loops until `stop` is set; collect every 200. */
-async function load(url: string, workers: number, acked: Acked[], stop: {done: boolean}): Promise<void> {
+/** Post random digests from `workers` loops until `stop` is set; collect every 200, telling `onAck` after each. */
+async function load(url: string, workers: number, acked: Acked[], stop: {done: boolean}, onAck: () => void = () => {}): Promise<void> {
   await Promise.all(
     Array.from({length: workers}, async () => {
       while (!stop.done) {
         const digest = new Uint8Array(randomBytes(32));
         try {
           const r = await postDigest(url, digest);
-          if (r.status === 200) acked.push({digest, proof: r.body});
+          if (r.status === 200) {
+            acked.push({digest, proof: r.body});
+            onAck();
+          }
         } catch {
           return; // the node is gone
         }
@@ -48,6 +51,11 @@ async function checkAllPending(url: string, acked: Acked[]): Promise<void> {
   );
 }
 
+/** The node's status page as JSON. */
+async function statusJson(url: string): Promise<{queue_depth: number}> {
+  return (await (await fetch(`${url}/`, {headers: {Accept: "application/json"}})).json()) as {queue_depth: number};
+}
+
 // ---
 const Daemon = suite("node/cli/commands/node otsfed node (child process)");
 
@@ -61,8 +69,12 @@ Daemon("should never lose an acknowledged digest when SIGKILLed under load :: 4 
       await checkAllPending(child.url, acked);
       const before = acked.length;
       const stop = {done: false};
-      const running = load(child.url, 16, acked, stop);
-      await new Promise((r) => setTimeout(r, 200 + Math.floor(Math.random() * 500)));
+      // A random moment under load: after a random number of acknowledgements, mid-round or between rounds.
+      const killAt = before + 20 + Math.floor(Math.random() * 400);
+      let reached = (): void => {};
+      const killTime = new Promise<void>((r) => (reached = r));
+      const running = load(child.url, 16, acked, stop, () => acked.length >= killAt && reached());
+      await Promise.race([killTime, running]);
       child.proc.kill("SIGKILL");
       const exit = await child.exited;
       assert.is(exit.signal, "SIGKILL");
@@ -91,7 +103,8 @@ Daemon("should finish the round in flight and exit 0 on SIGTERM :: queued digest
     assert.is((await postDigest(url, new Uint8Array(32))).status, 200);
     const digests = Array.from({length: 20}, () => new Uint8Array(randomBytes(32)));
     const replies = digests.map((d) => postDigest(url, d));
-    await new Promise((r) => setTimeout(r, 150));
+    // SIGTERM once all twenty wait in the queue for the next round.
+    while ((await statusJson(url)).queue_depth < digests.length) signal.throwIfAborted();
     child.proc.kill("SIGTERM");
     const answered = await Promise.all(replies);
     const exit = await child.exited;
@@ -146,10 +159,11 @@ Daemon("should fail at start with a clear message on bad configuration :: unknow
     const cfg = join(dir, "node.json");
     await writeFile(cfg, JSON.stringify({dataDir: dir, listn: "127.0.0.1:1"}));
     const a = spawnNode(["--config", cfg]);
-    assert.is((await a.exited).code, 2);
-    assert.ok(a.stderr.join("").includes(`config file ${cfg}: unknown key 'listn'`), a.stderr.join(""));
     const b = spawnNode(["--data-dir", dir, "--max-queue", "zero"]);
-    assert.is((await b.exited).code, 2);
+    const [aExit, bExit] = await Promise.all([a.exited, b.exited]);
+    assert.is(aExit.code, 2);
+    assert.ok(a.stderr.join("").includes(`config file ${cfg}: unknown key 'listn'`), a.stderr.join(""));
+    assert.is(bExit.code, 2);
     assert.ok(b.stderr.join("").includes("flag --max-queue: must be an integer"), b.stderr.join(""));
   } finally {
     await removeDir(dir);

@@ -5,6 +5,11 @@ import {mkdtemp, rm, writeFile} from "node:fs/promises";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {fileURLToPath} from "node:url";
+import {CalendarError} from "../../../protocol/errors.ts";
+import {CliError} from "../../../node/cli/command.ts";
+import type {Command} from "../../../node/cli/command.ts";
+import {infoCommand} from "../../../node/cli/commands/info.ts";
+import {verifyCommand} from "../../../node/cli/commands/verify.ts";
 import {withTimeout} from "../../support/timeout.ts";
 import {allOtsVectors, vectorPath} from "../../support/vectors.ts";
 
@@ -12,6 +17,7 @@ const CLI = fileURLToPath(new URL("../../../node/cli/otsfed.ts", import.meta.url
 
 type Run = {code: number; stdout: string; stderr: string};
 
+/** The real binary in a child process: exit codes and what reaches the terminal. */
 function otsfed(args: string[], signal: AbortSignal): Promise<Run> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], {signal, maxBuffer: 4 << 20}, (err, stdout, stderr) => {
@@ -21,6 +27,29 @@ function otsfed(args: string[], signal: AbortSignal): Promise<Run> {
   });
 }
 
+/**
+ * A command run in this process with its output captured, its errors
+ * printed the way node/cli/otsfed.ts prints them (the spawned tests below
+ * prove that mapping on the binary itself).
+ */
+async function inProcess(cmd: Command, args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  let code: number;
+  try {
+    code = await cmd.run(args, {stdout: (l) => out.push(`${l}\n`), stderr: (l) => err.push(`${l}\n`)});
+  } catch (e) {
+    if (e instanceof CliError) {
+      err.push(`otsfed ${cmd.name}: ${e.message}\n`);
+      code = e.exitCode;
+    } else if (e instanceof CalendarError) {
+      err.push(`otsfed ${cmd.name}: ${e.code}: ${e.message}\n`);
+      code = 1;
+    } else throw e;
+  }
+  return {code, stdout: out.join(""), stderr: err.join("")};
+}
+
 const INVALID = new Set(allOtsVectors().filter((v) => v.includes("/invalid/")));
 const noStackTrace = (s: string): boolean => !/^\s+at /m.test(s) && s.trim().split("\n").length === 1;
 
@@ -28,9 +57,9 @@ const noStackTrace = (s: string): boolean => !/^\s+at /m.test(s) && s.trim().spl
 
 const info = suite("node/cli otsfed info");
 
-info("should print a tree for every valid vector and one line for each invalid one :: all vectors", withTimeout(120_000, async (signal) => {
+info("should print a tree for every valid vector and one line for each invalid one :: all vectors, in process", withTimeout(30_000, async () => {
   for (const v of allOtsVectors()) {
-    const r = await otsfed(["info", vectorPath(v)], signal);
+    const r = await inProcess(infoCommand, [vectorPath(v)]);
     if (INVALID.has(v)) {
       assert.is(r.code, 1, v);
       assert.ok(noStackTrace(r.stderr), `${v}: ${r.stderr}`);
@@ -43,24 +72,46 @@ info("should print a tree for every valid vector and one line for each invalid o
   }
 }));
 
-info("should give a one-line error for missing, empty and garbage files :: bad input", withTimeout(30_000, async (signal) => {
+info("should give a one-line error for missing, empty and garbage files :: bad input, in process", withTimeout(30_000, async () => {
   const dir = await mkdtemp(join(tmpdir(), "otsfed-cli-"));
   try {
     await writeFile(join(dir, "empty.ots"), new Uint8Array(0));
     await writeFile(join(dir, "junk.ots"), new TextEncoder().encode("not a proof at all\n"));
     for (const f of ["missing.ots", "empty.ots", "junk.ots"]) {
-      const r = await otsfed(["info", join(dir, f)], signal);
+      const r = await inProcess(infoCommand, [join(dir, f)]);
       assert.is(r.code, 1, f);
       assert.ok(noStackTrace(r.stderr), `${f}: ${r.stderr}`);
     }
-    const usage = await otsfed(["info"], signal);
+    const usage = await inProcess(infoCommand, []);
     assert.is(usage.code, 2);
     assert.ok(noStackTrace(usage.stderr), usage.stderr);
-    const unknown = await otsfed(["frobnicate"], signal);
-    assert.is(unknown.code, 2);
   } finally {
     await rm(dir, {recursive: true, force: true});
   }
+}));
+
+info("should exit 0, 1 or 2 with one-line errors :: the binary: a tree, an invalid proof, a missing file, usage, unknown command", withTimeout(60_000, async (signal) => {
+  const valid = allOtsVectors().find((v) => !INVALID.has(v)) as string;
+  const invalid = [...INVALID][0] as string;
+  const [tree, bad, missing, usage, unknown] = await Promise.all([
+    otsfed(["info", vectorPath(valid)], signal),
+    otsfed(["info", vectorPath(invalid)], signal),
+    otsfed(["info", join(tmpdir(), "otsfed-no-such-file.ots")], signal),
+    otsfed(["info"], signal),
+    otsfed(["frobnicate"], signal),
+  ]);
+  assert.is(tree.code, 0, tree.stderr);
+  assert.match(tree.stdout, /^File (sha256|sha1|ripemd160|keccak256) hash: [0-9a-f]+\nTimestamp:\n/);
+  assert.is(bad.code, 1);
+  assert.ok(noStackTrace(bad.stderr), bad.stderr);
+  assert.match(bad.stderr, /^otsfed info: OTS_[A-Z_]+: /);
+  assert.is(missing.code, 1);
+  assert.ok(noStackTrace(missing.stderr), missing.stderr);
+  assert.match(missing.stderr, /^otsfed info: cannot read .*: ENOENT$/m);
+  assert.is(usage.code, 2);
+  assert.ok(noStackTrace(usage.stderr), usage.stderr);
+  assert.is(unknown.code, 2);
+  assert.ok(noStackTrace(unknown.stderr), unknown.stderr);
 }));
 
 info.run();
@@ -69,27 +120,27 @@ info.run();
 
 const verify = suite("node/cli otsfed verify");
 
-verify("should check the target and say no Bitcoin node was consulted :: complete proof", withTimeout(30_000, async (signal) => {
-  const r = await otsfed(["verify", vectorPath("opentimestamps-client/examples/hello-world.txt.ots")], signal);
+verify("should check the target and say no Bitcoin node was consulted :: complete proof", withTimeout(30_000, async () => {
+  const r = await inProcess(verifyCommand, [vectorPath("opentimestamps-client/examples/hello-world.txt.ots")]);
   assert.is(r.code, 1);
   assert.match(r.stdout, /Target matches the proof: sha256 03ba204e/);
   assert.match(r.stdout, /BitcoinBlockHeaderAttestation\(358391\) attests merkle root 8a1b66ec/);
   assert.match(r.stderr, /No Bitcoin node was consulted/);
 }));
 
-verify("should refuse a target that does not match :: --target and --digest", withTimeout(30_000, async (signal) => {
+verify("should refuse a target that does not match :: --target and --digest", withTimeout(30_000, async () => {
   const proof = vectorPath("opentimestamps-client/examples/hello-world.txt.ots");
-  const wrongFile = await otsfed(["verify", proof, "--target", vectorPath("opentimestamps-client/examples/empty")], signal);
+  const wrongFile = await inProcess(verifyCommand, [proof, "--target", vectorPath("opentimestamps-client/examples/empty")]);
   assert.is(wrongFile.code, 1);
   assert.match(wrongFile.stderr, /File does not match original!/);
-  const wrongDigest = await otsfed(["verify", proof, "--digest", "00".repeat(32)], signal);
+  const wrongDigest = await inProcess(verifyCommand, [proof, "--digest", "00".repeat(32)]);
   assert.is(wrongDigest.code, 1);
   assert.match(wrongDigest.stderr, /File does not match original!/);
-  const rightDigest = await otsfed(["verify", proof, "--digest", "03ba204e50d126e4674c005e04d82e84c21366780af1f43bd54a37816b6ab340"], signal);
+  const rightDigest = await inProcess(verifyCommand, [proof, "--digest", "03ba204e50d126e4674c005e04d82e84c21366780af1f43bd54a37816b6ab340"]);
   assert.match(rightDigest.stdout, /Target matches/);
-  const sha1 = await otsfed(["verify", vectorPath("opentimestamps-client/examples/sha1/a-or-b.ots"), "--target", vectorPath("opentimestamps-client/examples/sha1/b")], signal);
+  const sha1 = await inProcess(verifyCommand, [vectorPath("opentimestamps-client/examples/sha1/a-or-b.ots"), "--target", vectorPath("opentimestamps-client/examples/sha1/b")]);
   assert.match(sha1.stdout, /Target matches the proof: sha1 /);
-  const bad = await otsfed(["verify", proof, "--digest", "xyz"], signal);
+  const bad = await inProcess(verifyCommand, [proof, "--digest", "xyz"]);
   assert.is(bad.code, 2);
   assert.ok(noStackTrace(bad.stderr), bad.stderr);
 }));

@@ -1,12 +1,18 @@
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {randomBytes} from "node:crypto";
+import {connect} from "node:net";
+import type {Socket} from "node:net";
 import {toHex} from "../../../protocol/ots/bytes.ts";
 import {pending} from "../../../protocol/ots/attestations.ts";
 import {withTimeout} from "../../support/timeout.ts";
 import {getTimestamp, postDigest, proofLeaf, rawRequest, removeDir, startNode, tempDir, testOptions} from "../calendar/support.ts";
 import type {NodeOptions} from "../../../node/options.ts";
 import type {CalendarNode} from "../../../node/node.ts";
+import {HttpError} from "../../../node/http/errors.ts";
+import {ApiServer} from "../../../node/http/server.ts";
+import type {ApiModules} from "../../../node/http/server.ts";
+import {nullLogger} from "../../../node/logger.ts";
 
 async function withNode(patch: (o: NodeOptions) => void, fn: (url: string, node: CalendarNode) => Promise<void>): Promise<void> {
   const dir = await tempDir();
@@ -164,5 +170,186 @@ Api("should answer 503 with Retry-After when the queue is full :: maxQueue 2, ro
     },
   );
 }));
+
+/** A raw keep-alive connection whose replies can be awaited by content, not by time. */
+class Conn {
+  private readonly sock: Socket;
+  private out = "";
+  private closed = false;
+  private readonly watchers = new Set<() => void>();
+
+  constructor(port: number) {
+    this.sock = connect(port, "127.0.0.1");
+    this.sock.on("data", (d: Buffer) => this.seen(() => (this.out += d.toString("latin1"))));
+    this.sock.on("close", () => this.seen(() => (this.closed = true)));
+    this.sock.on("error", () => {});
+  }
+
+  private seen(change: () => void): void {
+    change();
+    for (const w of this.watchers) w();
+  }
+
+  send(data: string): void {
+    this.sock.write(data);
+  }
+
+  /** Resolves with everything read once `pred` holds (checked on every read and at close). */
+  until(pred: (out: string, closed: boolean) => boolean): Promise<string> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!pred(this.out, this.closed)) return;
+        this.watchers.delete(check);
+        resolve(this.out);
+      };
+      this.watchers.add(check);
+      check();
+    });
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
+
+const DIGEST_REQUEST = "POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na";
+const count = (s: string, what: string): number => s.split(what).length - 1;
+
+/** An API server over fakes: each digest waits until the test answers it. */
+function fakeServer({listen = "127.0.0.1:0", stopWaitMs, patch = {}}: {listen?: string; stopWaitMs?: number; patch?: Partial<ApiModules>} = {}): {api: ApiServer; held: Array<() => void>; arrived: (n: number) => Promise<void>} {
+  const held: Array<() => void> = [];
+  const arrivals: Array<() => void> = [];
+  const modules: ApiModules = {
+    aggregator: {
+      submit: () =>
+        new Promise((resolve) => {
+          held.push(() => resolve(Uint8Array.of(0xca, 0xfe)));
+          for (const a of arrivals.splice(0)) a();
+        }),
+    },
+    commitments: {lookup: async () => null},
+    status: () => {
+      throw new Error("no status in this test");
+    },
+    health: () => null,
+    register: null,
+    logger: nullLogger,
+    metrics: null,
+    ...patch,
+  };
+  const arrived = async (n: number): Promise<void> => {
+    while (held.length < n) await new Promise<void>((r) => arrivals.push(r));
+  };
+  return {api: new ApiServer({listen, url: "", ...(stopWaitMs === undefined ? {} : {stopWaitMs})}, modules), held, arrived};
+}
+
+Api("should answer digests in flight before stop() resolves, and refuse new ones with 503 Connection: close :: two kept-alive connections", withTimeout(10_000, async () => {
+  const {api, held, arrived} = fakeServer();
+  await api.start();
+  const a = new Conn(api.address.port);
+  const b = new Conn(api.address.port);
+  try {
+    a.send(DIGEST_REQUEST);
+    b.send(DIGEST_REQUEST);
+    await arrived(2);
+    let stopped = false;
+    const stopping = api.stop().then(() => (stopped = true));
+    (held[0] as () => void)();
+    const first = await a.until((o) => o.includes("\r\n\r\n\xca\xfe"));
+    assert.match(first, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.not.ok(stopped, "stop() resolved with a digest still in flight");
+    // The same connection, still open while B waits: a new digest is refused.
+    a.send(DIGEST_REQUEST);
+    const refused = await a.until((o, closed) => closed && o.includes("retry later"));
+    assert.match(refused, /HTTP\/1\.1 503 Service Unavailable\r\nConnection: close\r\n/);
+    assert.match(refused, /Retry-After: 1\r\n/);
+    assert.ok(refused.endsWith("Calendar shutting down, retry later"));
+    assert.is(held.length, 2, "the refused digest never reached the aggregator");
+    (held[1] as () => void)();
+    const second = await b.until((o, closed) => closed && o.includes("\xca\xfe"));
+    assert.match(second, /^HTTP\/1\.1 200 OK\r\n/);
+    await stopping;
+    assert.is(api.status, "stopped");
+    assert.throws(() => api.address, (e: unknown) => e instanceof HttpError && e.code === "HTTP_NOT_LISTENING");
+  } finally {
+    a.destroy();
+    b.destroy();
+    for (const h of held) h();
+    await api.stop();
+  }
+}));
+
+Api("should close connections still busy once the stop bound has passed :: a digest never answered, 100 ms", withTimeout(10_000, async () => {
+  const {api, held, arrived} = fakeServer({stopWaitMs: 100});
+  await api.start();
+  const a = new Conn(api.address.port);
+  try {
+    a.send(DIGEST_REQUEST);
+    await arrived(1);
+    const t0 = performance.now();
+    await api.stop();
+    assert.ok(performance.now() - t0 >= 90, "waited for the request in flight");
+    const out = await a.until((_, closed) => closed);
+    assert.is(count(out, "HTTP/1.1"), 0, "no reply: the connection was closed");
+  } finally {
+    a.destroy();
+    for (const h of held) h();
+  }
+}));
+
+Api("should refuse bad addresses with typed errors and restart after a stop :: HTTP_BAD_LISTEN_ADDRESS, HTTP_LISTEN_FAILED", withTimeout(10_000, async () => {
+  const bad = fakeServer({listen: "nohost"}).api;
+  const badStart = await startError(bad);
+  assert.is(badStart?.code, "HTTP_BAD_LISTEN_ADDRESS");
+  assert.is(badStart?.message, "bad listen address nohost");
+  assert.is(bad.status, "stopped");
+  const {api} = fakeServer();
+  await api.start();
+  const taken = fakeServer({listen: `127.0.0.1:${api.address.port}`}).api;
+  try {
+    const takenStart = await startError(taken);
+    assert.is(takenStart?.code, "HTTP_LISTEN_FAILED");
+    assert.match(takenStart?.message ?? "", `cannot listen on 127.0.0.1:${api.address.port}: EADDRINUSE`);
+    await api.stop();
+    await api.start();
+    assert.is((await fetch(`http://127.0.0.1:${api.address.port}/healthz`)).status, 200, "listening again after a restart");
+  } finally {
+    await api.stop();
+    await taken.stop();
+  }
+}));
+
+Api("should answer 500 when a handler fails, and keep serving :: lookup throws", withTimeout(10_000, async () => {
+  const {api} = fakeServer({
+    patch: {
+      commitments: {
+        lookup: async () => {
+          throw new Error("index on fire");
+        },
+      },
+    },
+  });
+  await api.start();
+  try {
+    const url = `http://127.0.0.1:${api.address.port}`;
+    const r = await fetch(`${url}/timestamp/${"00".repeat(44)}`);
+    assert.is(r.status, 500);
+    assert.is(await r.text(), "internal error");
+    assert.is((await fetch(`${url}/healthz`)).status, 200);
+  } finally {
+    await api.stop();
+  }
+}));
+
+/** The typed error `start()` failed with, or null if it started. */
+async function startError(api: ApiServer): Promise<HttpError | null> {
+  try {
+    await api.start();
+  } catch (e) {
+    if (e instanceof HttpError) return e;
+    throw e;
+  }
+  return null;
+}
 
 Api.run();

@@ -183,10 +183,8 @@ html("should show the versions in flight, waiting transactions, stamps and probl
   assert.ok(/<th[^>]*>PROBLEM<\/th><td><code>block 190 left the chain/.test(page), "red problem row");
 });
 
-// FAILS at the time of writing: statusHtml lists only the newest cycle in
-// flight (node/http/status.ts, `latestInFlight`), so an older unconfirmed
-// transaction (e.g. a cycle whose block was reorged out while a newer cycle
-// started) is missing from the page, though JSON's in_flight lists it.
+// An older cycle stays unconfirmed when its block is reorged out while a
+// newer cycle starts: the page must list it, as JSON's in_flight does.
 html("should list every cycle in flight, not only the newest :: older cycles", () => {
   const page = statusHtml(info(stamperStatus()));
   assert.ok(page.includes(`${txid("1")} 1.00 sat/vB, 150 sats, 5 commitments, built at 200`), "cycle 3's only version");

@@ -1,0 +1,19 @@
+/**
+ * Every route group of the HTTP API, in one list. A new group (journal
+ * segments, federation status, stamp requests, …) is a file in this folder
+ * exporting `xxxRoutes(modules): Route[]` and its `XxxModules` type; add the
+ * type to {@link ApiRouteModules} and the call to {@link apiRoutes}.
+ */
+import type {Route} from "../router.ts";
+import {calendarApiRoutes} from "./calendar-api.ts";
+import type {CalendarApiModules} from "./calendar-api.ts";
+import {statusRoutes} from "./status.ts";
+import type {StatusRoutesModules} from "./status.ts";
+
+/** What the route groups use, together. */
+export type ApiRouteModules = CalendarApiModules & StatusRoutesModules;
+
+/** The routing table. */
+export function apiRoutes(m: ApiRouteModules): Route[] {
+  return [...calendarApiRoutes(m), ...statusRoutes(m)];
+}
