@@ -20,7 +20,7 @@ async function startAndServe(dir: string): Promise<{seconds: number; node: Calen
   const opts = defaultNodeOptions();
   opts.dataDir = dir;
   opts.http.listen = "127.0.0.1:0";
-  const node = await CalendarNode.init(opts, {logger: nullLogger, clock: systemClock});
+  const node = await CalendarNode.init(opts, {logger: nullLogger, clock: systemClock, bitcoin: null});
   const {url} = await node.start();
   const r = await fetch(`${url}/healthz`);
   if (r.status !== 200) throw new Error(`healthz ${r.status}`);

@@ -12,6 +12,8 @@
 import {mkdtemp, rm} from "node:fs/promises";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
+import {coreRpcBackendFromOptions} from "./bitcoin/core-rpc.ts";
+import type {CoreRpcBackend} from "./bitcoin/core-rpc.ts";
 import {SimulatedBitcoin} from "./bitcoin/sim/simulated-bitcoin.ts";
 import type {Clock} from "./clock.ts";
 import type {Logger} from "./logger.ts";
@@ -44,6 +46,7 @@ export class Devnet {
   private readonly modules: DevnetModules;
   private bitcoin: SimulatedBitcoin | null = null;
   private node: CalendarNode | null = null;
+  private backend: CoreRpcBackend | null = null;
   private ownedDir: string | null = null;
 
   constructor(opts: DevnetOptions, modules: DevnetModules) {
@@ -61,7 +64,9 @@ export class Devnet {
     opts.http.listen = `${this.opts.host}:${this.opts.calendarPort}`;
     opts.bitcoin.rpcUrl = bitcoin.url;
     opts.stamper = {...devnetStamperOptions, fee: {...devnetStamperOptions.fee}};
-    const node = (this.node = await CalendarNode.init(opts, {logger: logger.child({calendar: 1}), clock}));
+    // The calendar reaches the simulated chain the way operators reach Bitcoin Core: over its JSON-RPC.
+    const backend = (this.backend = coreRpcBackendFromOptions(opts.bitcoin, logger.child({calendar: 1, module: "bitcoin"})));
+    const node = (this.node = await CalendarNode.init(opts, {logger: logger.child({calendar: 1}), clock, bitcoin: backend}));
     const {url} = await node.start();
     await node.bitcoin?.funding.refresh();
     const address = node.bitcoin?.funding.status.address;
@@ -77,6 +82,7 @@ export class Devnet {
   /** Stops the calendar (durably), the chain and its endpoint; removes a temporary data dir. */
   async stop(): Promise<void> {
     await this.node?.stop();
+    this.backend?.close();
     await this.bitcoin?.stop();
     if (this.ownedDir) await rm(this.ownedDir, {recursive: true, force: true});
     this.ownedDir = null;

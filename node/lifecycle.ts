@@ -14,8 +14,8 @@ export type LifecycleStatus = "stopped" | "starting" | "started" | "stopping";
 /** A long-lived part of the node. */
 export interface Service {
   readonly status: LifecycleStatus;
-  /** Start; resolves once running. Calling it while started (or starting) is a no-op. */
-  start(): Promise<void>;
+  /** Start; resolves once running (with what the part reports, if anything). Calling it while started (or starting) is a no-op. */
+  start(): Promise<unknown>;
   /** Stop; resolves once everything it started has ended. Calling it while stopped is a no-op. */
   stop(): Promise<void>;
 }
@@ -23,10 +23,12 @@ export interface Service {
 /**
  * Base class implementing {@link Service}: subclasses write `onStart(signal)`
  * and `onStop()`; the guard, the serialization of concurrent calls and the
- * per-run AbortController live here once.
+ * per-run AbortController live here once. `Started` is what `start()`
+ * resolves with (where a server listens, say); nothing by default.
  */
-export abstract class Lifecycle implements Service {
+export abstract class Lifecycle<Started = void> implements Service {
   private state: LifecycleStatus = "stopped";
+  private started: Started | undefined;
   private controller: AbortController | null = null;
   /** start/stop calls run one after another, never interleaved. */
   private transition: Promise<void> = Promise.resolve();
@@ -40,14 +42,14 @@ export abstract class Lifecycle implements Service {
     return this.controller?.signal ?? AbortSignal.abort();
   }
 
-  start(): Promise<void> {
+  start(): Promise<Started> {
     return this.serialize(async () => {
-      if (this.state === "started") return;
+      if (this.state === "started") return this.started as Started;
       this.state = "starting";
       const controller = new AbortController();
       this.controller = controller;
       try {
-        await this.onStart(controller.signal);
+        this.started = await this.onStart(controller.signal);
       } catch (e) {
         controller.abort();
         this.controller = null;
@@ -55,11 +57,12 @@ export abstract class Lifecycle implements Service {
         throw e;
       }
       this.state = "started";
+      return this.started;
     });
   }
 
   stop(): Promise<void> {
-    return this.serialize(async () => {
+    return this.serialize<void>(async () => {
       if (this.state === "stopped") return;
       this.state = "stopping";
       this.controller?.abort();
@@ -73,13 +76,16 @@ export abstract class Lifecycle implements Service {
   }
 
   /** Begin running: open, listen, spawn loops that watch `signal`. */
-  protected abstract onStart(signal: AbortSignal): Promise<void>;
+  protected abstract onStart(signal: AbortSignal): Promise<Started>;
   /** Wind down (the run's signal is already aborted) and wait for every loop and call it began. */
   protected abstract onStop(): Promise<void>;
 
-  private serialize(fn: () => Promise<void>): Promise<void> {
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.transition.then(fn);
-    this.transition = run.catch(() => {});
+    this.transition = run.then(
+      () => {},
+      () => {},
+    );
     return run;
   }
 }

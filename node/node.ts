@@ -1,15 +1,24 @@
 /**
  * The composition root (STYLE §9): builds a calendar node from its options
- * and starts its parts in dependency order — identity, calendar storage
- * (index lock, journal recovery, index sync), aggregator, HTTP API — and
- * stops them in reverse: HTTP stops accepting and answers every digest in
- * flight (the aggregator, still running, commits them), the aggregator
- * stops, then the journal and the index close. Nothing acknowledged is
- * lost; nothing accepted is left unanswered.
+ * and the modules it is handed — logger, clock and the Bitcoin backend
+ * (Bitcoin Core's JSON-RPC in production, the simulated chain in tests and
+ * the devnet, or none) — and runs its parts on the one lifecycle.
+ *
+ * Start, in dependency order: storage (index lock, journal recovery, index
+ * sync; opened already by `init`), the stamper's durable state, the
+ * aggregator, the funding watch and the stamper, and the HTTP API last, so
+ * nothing is accepted before every part can serve it. Stop, in reverse:
+ * HTTP stops accepting and answers every digest in flight (the aggregator,
+ * still running, commits them), the aggregator stops, then the Bitcoin
+ * parts, then the journals and the index close. Nothing acknowledged is
+ * lost; nothing accepted is left unanswered. A stopped node can be started
+ * again: storage is reopened and the parts rebuilt.
  */
 import {mkdir, readFile} from "node:fs/promises";
 import {Registry} from "prom-client";
 import {toHex} from "../protocol/ots/bytes.ts";
+import type {BitcoinBackend} from "./bitcoin/backend.ts";
+import {defaultFundingWatchOptions, FundingWatch} from "./bitcoin/funding-watch.ts";
 import {Aggregator} from "./calendar/aggregator.ts";
 import type {Calendar} from "./calendar/calendar.ts";
 import {CalendarRoundSink} from "./calendar/calendar-round-sink.ts";
@@ -19,21 +28,29 @@ import {ApiServer} from "./http/server.ts";
 import type {StatusInfo} from "./http/status.ts";
 import {loadOrCreateIdentity} from "./identity.ts";
 import type {Identity} from "./identity.ts";
+import {Lifecycle} from "./lifecycle.ts";
 import type {Logger} from "./logger.ts";
 import {createMetrics} from "./metrics.ts";
 import type {Metrics} from "./metrics.ts";
 import type {NodeOptions} from "./options.ts";
-import {CoreRpcBackend} from "./bitcoin/core-rpc.ts";
-import {defaultFundingWatchOptions, FundingWatch} from "./bitcoin/funding-watch.ts";
 import {Stamper} from "./stamper/stamper.ts";
 import type {StamperPhase} from "./stamper/stamper.ts";
 
 export type NodeModules = {
   logger: Logger;
   clock: Clock;
+  /**
+   * The Bitcoin node the calendar stamps through, or null (no stamping:
+   * commitments stay pending). Whoever made it owns it: the node never
+   * closes it.
+   */
+  bitcoin: BitcoinBackend | null;
   /** Test hook: told of each stamping phase (crash tests kill the process there). */
   onStamperPhase?: (phase: StamperPhase) => void;
 };
+
+/** Where a started node listens, and the URL in its Pending attestations. */
+export type NodeAddress = {host: string; port: number; url: string};
 
 async function readVersion(): Promise<string> {
   try {
@@ -44,39 +61,142 @@ async function readVersion(): Promise<string> {
   }
 }
 
-export class CalendarNode {
+/** The parts built over one opening of storage. */
+type Parts = {
+  calendars: CalendarRegistry;
+  aggregator: Aggregator;
+  api: ApiServer;
+  bitcoin: {backend: BitcoinBackend; funding: FundingWatch; stamper: Stamper} | null;
+};
+
+export class CalendarNode extends Lifecycle<NodeAddress> {
   readonly identity: Identity;
-  /** Every calendar this node holds: its own and its mirrors. */
-  readonly calendars: CalendarRegistry;
-  /** The node's own calendar. */
-  readonly calendar: Calendar;
-  readonly aggregator: Aggregator;
-  readonly api: ApiServer;
   readonly metrics: Metrics;
   readonly register: Registry;
-  /** The Bitcoin node, stamping funds and stamper, when a Bitcoin backend is configured. */
-  readonly bitcoin: {backend: CoreRpcBackend; funding: FundingWatch; stamper: Stamper} | null;
+  private readonly opts: NodeOptions;
+  private readonly modules: NodeModules;
   private readonly logger: Logger;
+  private readonly version: string;
+  private parts: Parts | null;
   private url: string;
-  private address: {host: string; port: number} | null = null;
-  private status: "stopped" | "starting" | "started" | "stopping" = "stopped";
-  private stopping: Promise<void> | null = null;
+  private bound: {host: string; port: number} | null = null;
 
-  private constructor(opts: NodeOptions, modules: NodeModules, identity: Identity, calendars: CalendarRegistry, register: Registry, metrics: Metrics, version: string) {
-    const {logger, clock} = modules;
-    this.logger = logger;
+  private constructor(opts: NodeOptions, modules: NodeModules, identity: Identity, register: Registry, metrics: Metrics, version: string, parts: Parts) {
+    super();
+    this.opts = opts;
+    this.modules = modules;
+    this.logger = modules.logger;
     this.identity = identity;
-    this.calendars = calendars;
-    const calendar = calendars.own;
-    this.calendar = calendar;
     this.register = register;
     this.metrics = metrics;
+    this.version = version;
     this.url = opts.http.url;
-    this.bitcoin = null;
-    if (opts.bitcoin.rpcUrl !== null) {
-      const blog = logger.child({module: "bitcoin"});
-      const backend = new CoreRpcBackend({url: opts.bitcoin.rpcUrl, cookieFile: opts.bitcoin.cookieFile, wallet: opts.bitcoin.wallet}, {logger: blog});
-      const funding = new FundingWatch({...defaultFundingWatchOptions, dataDir: opts.dataDir}, {backend, logger: blog});
+    this.parts = parts;
+  }
+
+  /** Open storage (verifying and recovering every journal) and build the node, not yet listening. */
+  static async init(opts: NodeOptions, modules: NodeModules): Promise<CalendarNode> {
+    const {logger} = modules;
+    await mkdir(opts.dataDir, {recursive: true});
+    const {identity, created} = await loadOrCreateIdentity(opts.dataDir);
+    logger.info(created ? "identity created" : "identity loaded", {peerId: identity.peerId});
+    const register = new Registry();
+    const metrics = createMetrics(register);
+    const version = await readVersion();
+    // A node is built once its parts are: assemble is shared with restarts.
+    const holder: {node: CalendarNode | null} = {node: null};
+    const parts = await assemble(opts, modules, identity, metrics, register, version, () => holder.node?.url ?? opts.http.url);
+    const node = new CalendarNode(opts, modules, identity, register, metrics, version, parts);
+    holder.node = node;
+    return node;
+  }
+
+  private get built(): Parts {
+    if (this.parts === null) throw new Error("the node's parts are built at start");
+    return this.parts;
+  }
+
+  /** Every calendar this node holds: its own and its mirrors. */
+  get calendars(): CalendarRegistry {
+    return this.built.calendars;
+  }
+
+  /** The node's own calendar. */
+  get calendar(): Calendar {
+    return this.built.calendars.own;
+  }
+
+  get aggregator(): Aggregator {
+    return this.built.aggregator;
+  }
+
+  get api(): ApiServer {
+    return this.built.api;
+  }
+
+  /** The Bitcoin node, stamping funds and stamper, when the node was given a Bitcoin backend. */
+  get bitcoin(): Parts["bitcoin"] {
+    return this.built.bitcoin;
+  }
+
+  /** The URL in the node's Pending attestations (known once it listens, when it listens on port 0). */
+  get calendarUrl(): string {
+    return this.url;
+  }
+
+  /** Starts the parts; `start()` resolves with where the node listens. */
+  protected async onStart(): Promise<NodeAddress> {
+    // A node stopped before is rebuilt over freshly opened storage.
+    this.parts ??= await assemble(this.opts, this.modules, this.identity, this.metrics, this.register, this.version, () => this.url);
+    const {aggregator, api, bitcoin} = this.parts;
+    await aggregator.start();
+    await bitcoin?.funding.start();
+    await bitcoin?.stamper.start();
+    await api.start();
+    const addr = api.address;
+    // Without --url the URL is where it listens, learnt only now on port 0 (tests, devnets), anew at each start.
+    if (this.opts.http.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
+    this.bound = addr;
+    this.logger.info("calendar node started", {url: this.url, peerId: this.identity.peerId, journalRecords: this.parts.calendars.own.length, mirrors: this.parts.calendars.mirrors().length});
+    return {...addr, url: this.url};
+  }
+
+  protected async onStop(): Promise<void> {
+    const parts = this.parts;
+    if (parts === null) return;
+    const {calendars, aggregator, api, bitcoin} = parts;
+    try {
+      // HTTP first: it takes no new digests and answers those in flight,
+      // which the aggregator, still running, commits without waiting for its
+      // round interval (no later digest could join their round). Then the
+      // aggregator stops, committing anything else queued.
+      aggregator.skipRoundInterval();
+      await api.stop();
+      await aggregator.stop();
+      await bitcoin?.stamper.stop();
+      await bitcoin?.funding.stop();
+    } finally {
+      await calendars.close();
+      this.parts = null;
+    }
+    this.logger.info("calendar node stopped", {journalRecords: calendars.own.length, chainHash: toHex(calendars.own.store.chainHash), address: this.bound});
+  }
+}
+
+/**
+ * Open storage and build every part over it. The stamper's state file is
+ * read here: a damaged one stops the node before it starts (it may hold the
+ * only record of a broadcast).
+ */
+async function assemble(opts: NodeOptions, modules: NodeModules, identity: Identity, metrics: Metrics, register: Registry, version: string, url: () => string): Promise<Parts> {
+  const {logger, clock} = modules;
+  const calendars = await CalendarRegistry.open(opts.dataDir, opts.journal, {logger: logger.child({module: "calendar"}), metrics, identity});
+  try {
+    const calendar = calendars.own;
+    let bitcoin: Parts["bitcoin"] = null;
+    if (modules.bitcoin !== null) {
+      const backend = modules.bitcoin;
+      const funding = new FundingWatch({...defaultFundingWatchOptions, dataDir: opts.dataDir}, {backend, logger: logger.child({module: "bitcoin"})});
       const stamper = new Stamper(opts.stamper, {
         calendar,
         backend,
@@ -87,25 +207,25 @@ export class CalendarNode {
         clock,
         ...(modules.onStamperPhase ? {onPhase: modules.onStamperPhase} : {}),
       });
-      this.bitcoin = {backend, funding, stamper};
+      await stamper.load();
+      bitcoin = {backend, funding, stamper};
     }
-    const bitcoin = this.bitcoin;
-    const sink = new CalendarRoundSink({calendar, url: () => this.url});
-    this.aggregator = new Aggregator(opts.aggregator, {sink, logger: logger.child({module: "aggregator"}), metrics, clock});
+    const sink = new CalendarRoundSink({calendar, url});
+    const aggregator = new Aggregator(opts.aggregator, {sink, logger: logger.child({module: "aggregator"}), metrics, clock});
     const started = clock.now();
     const status = (): StatusInfo => {
       const stamper = bitcoin ? bitcoin.stamper.status() : null;
       return {
         version,
         calendarId: identity.peerId,
-        uri: this.url,
+        uri: url(),
         // Without a stamper: the journal length (all rounds, unless the node stamped in an earlier life).
-        pendingCommitments: stamper ? stamper.pendingCommitments : calendar.store.length,
-        journalRecords: calendar.store.length,
+        pendingCommitments: stamper ? stamper.pendingCommitments : calendar.length,
+        journalRecords: calendar.length,
         journalSegments: calendar.store.segmentCount,
         journalBytes: calendar.store.bytes,
         chainHash: toHex(calendar.store.chainHash),
-        queueDepth: this.aggregator.queueDepth,
+        queueDepth: aggregator.queueDepth,
         roundIntervalMs: opts.aggregator.roundIntervalMs,
         uptimeSeconds: Math.floor((clock.now() - started) / 1000),
         bitcoin: bitcoin ? bitcoin.funding.status : null,
@@ -114,71 +234,10 @@ export class CalendarNode {
     };
     const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? null));
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
-    this.api = new ApiServer(opts.http, {aggregator: this.aggregator, commitments: calendars, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
-  }
-
-  /** Open storage (verifying and recovering the journal) and build the node, not yet listening. */
-  static async init(opts: NodeOptions, modules: NodeModules): Promise<CalendarNode> {
-    const {logger} = modules;
-    await mkdir(opts.dataDir, {recursive: true});
-    const {identity, created} = await loadOrCreateIdentity(opts.dataDir);
-    logger.info(created ? "identity created" : "identity loaded", {peerId: identity.peerId});
-    const register = new Registry();
-    const metrics = createMetrics(register);
-    const calendars = await CalendarRegistry.open(opts.dataDir, opts.journal, {logger: logger.child({module: "calendar"}), metrics, identity});
-    try {
-      const node = new CalendarNode(opts, modules, identity, calendars, register, metrics, await readVersion());
-      // Refuses to start on a damaged stamper state file: it may hold the only record of a broadcast.
-      await node.bitcoin?.stamper.load();
-      return node;
-    } catch (e) {
-      await calendars.close().catch(() => {});
-      throw e;
-    }
-  }
-
-  /** Start listening; resolves with the bound address. */
-  async start(): Promise<{host: string; port: number; url: string}> {
-    if (this.status !== "stopped") throw new Error(`node is ${this.status}`);
-    this.status = "starting";
-    await this.aggregator.start();
-    await this.api.start();
-    const addr = this.api.address;
-    // A node listening on port 0 learns its URL only now (tests, devnets).
-    if (this.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
-    this.address = addr;
-    this.bitcoin?.funding.start();
-    this.bitcoin?.stamper.start();
-    this.status = "started";
-    this.logger.info("calendar node started", {url: this.url, peerId: this.identity.peerId, journalRecords: this.calendar.store.length});
-    return {...addr, url: this.url};
-  }
-
-  get calendarUrl(): string {
-    return this.url;
-  }
-
-  /** Graceful stop, in reverse start order. Idempotent; concurrent calls share one stop. */
-  stop(): Promise<void> {
-    if (this.stopping) return this.stopping;
-    this.stopping = (async () => {
-      this.status = "stopping";
-      // HTTP first: it takes no new digests and answers those in flight,
-      // which the aggregator, still running, commits without waiting for its
-      // round interval (no later digest could join their round). Then the
-      // aggregator stops, committing anything else queued.
-      this.aggregator.skipRoundInterval();
-      await this.api.stop();
-      await this.aggregator.stop();
-      if (this.bitcoin) {
-        await this.bitcoin.stamper.stop();
-        await this.bitcoin.funding.stop();
-        this.bitcoin.backend.close();
-      }
-      await this.calendars.close();
-      this.status = "stopped";
-      this.logger.info("calendar node stopped", {journalRecords: this.calendar.store.length, chainHash: toHex(this.calendar.store.chainHash), address: this.address});
-    })();
-    return this.stopping;
+    const api = new ApiServer(opts.http, {aggregator, commitments: calendars, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
+    return {calendars, aggregator, api, bitcoin};
+  } catch (e) {
+    await calendars.close().catch(() => {});
+    throw e;
   }
 }

@@ -35,6 +35,7 @@ import {JsonRpcClient} from "./json-rpc-client.ts";
 import {nullLogger, type Logger} from "../logger.ts";
 import {bitcoinErrorFromRejectReason} from "./rpc-errors.ts";
 import {btcNumberToSats} from "./money.ts";
+import type {BitcoinOptions} from "./options.ts";
 
 /** Options of {@link CoreRpcBackend} (plain data; `--bitcoin-rpc`, `--bitcoin-cookie`, `--bitcoin-wallet`). */
 export type CoreRpcBackendOptions = {
@@ -281,4 +282,14 @@ export class CoreRpcBackend implements BitcoinBackend {
       };
     });
   }
+}
+
+/**
+ * The production backend the node's options name: Bitcoin Core's JSON-RPC
+ * at `--bitcoin-rpc` (with `--bitcoin-cookie`, `--bitcoin-wallet`), or null
+ * when none is configured. The caller owns it and closes it.
+ */
+export function coreRpcBackendFromOptions(o: BitcoinOptions, logger?: Logger): CoreRpcBackend | null {
+  if (o.rpcUrl === null) return null;
+  return new CoreRpcBackend({url: o.rpcUrl, cookieFile: o.cookieFile, wallet: o.wallet}, logger ? {logger} : {});
 }

@@ -6,6 +6,7 @@
  */
 import type {Command} from "../command.ts";
 import {CliError} from "../command.ts";
+import {coreRpcBackendFromOptions} from "../../bitcoin/core-rpc.ts";
 import {systemClock} from "../../clock.ts";
 import {createPinoLogger} from "../../logger.ts";
 import {CalendarNode} from "../../node.ts";
@@ -30,7 +31,8 @@ export const nodeCommand: Command = {
       throw e;
     }
     const logger = createPinoLogger(opts.logLevel);
-    const node = await CalendarNode.init(opts, {logger, clock: systemClock});
+    const bitcoin = coreRpcBackendFromOptions(opts.bitcoin, logger.child({module: "bitcoin"}));
+    const node = await CalendarNode.init(opts, {logger, clock: systemClock, bitcoin});
     await node.start();
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once("SIGTERM", () => resolve("SIGTERM"));
@@ -42,6 +44,7 @@ export const nodeCommand: Command = {
     process.on("SIGTERM", again);
     process.on("SIGINT", again);
     await node.stop();
+    bitcoin?.close();
     return 0;
   },
 };

@@ -8,6 +8,7 @@ import {SimulatedWatchWallets} from "../../../node/bitcoin/sim/watch-wallets.ts"
 import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
 import {decodeSegwitAddress} from "../../../protocol/bitcoin/segwit-address.ts";
 import {withTimeout} from "../../support/timeout.ts";
+import {coreRpcBackendFromOptions} from "../../../node/bitcoin/core-rpc.ts";
 import {postDigest, removeDir, startNode, tempDir, testOptions} from "../calendar/support.ts";
 import {testClock} from "./helpers.ts";
 
@@ -31,7 +32,9 @@ wiring("should show the funding address, descriptor and balance from Bitcoin Cor
   chain.mine(101, p2wpkhScript(keyPairFromSeed("miner").publicKey));
   await rpc.start();
   assert.match(rpc.url, /^http:\/\/u:p@127\.0\.0\.1:\d+$/);
-  const {node, url} = await startNode(testOptions(dir, (o) => (o.bitcoin.rpcUrl = rpc.url)));
+  const opts = testOptions(dir, (o) => (o.bitcoin.rpcUrl = rpc.url));
+  const backend = coreRpcBackendFromOptions(opts.bitcoin);
+  const {node, url} = await startNode(opts, backend);
   try {
     await node.bitcoin?.funding.refresh();
     let s = await status(url, signal);
@@ -66,6 +69,7 @@ wiring("should show the funding address, descriptor and balance from Bitcoin Cor
     assert.is((await status(url, signal)).bitcoin_error, null);
   } finally {
     await node.stop();
+    backend?.close();
     await rpc.stop();
     await removeDir(dir);
   }

@@ -16,6 +16,7 @@ import type {Attestation} from "../../../protocol/ots/attestations.ts";
 import {CalendarRegistry, originTarget} from "../../../node/calendar/registry.ts";
 import {JournalStore} from "../../../node/calendar/journal-store.ts";
 import {loadOrCreateIdentity} from "../../../node/identity.ts";
+import type {BitcoinBackend} from "../../../node/bitcoin/backend.ts";
 import {systemClock} from "../../../node/clock.ts";
 import {nullLogger} from "../../../node/logger.ts";
 import {CalendarNode} from "../../../node/node.ts";
@@ -53,9 +54,9 @@ export function testOptions(dataDir: string, patch: (o: NodeOptions) => void = (
   return o;
 }
 
-/** An in-process node, started; the caller must `stop()` it. */
-export async function startNode(opts: NodeOptions): Promise<{node: CalendarNode; url: string}> {
-  const node = await CalendarNode.init(opts, {logger: nullLogger, clock: systemClock});
+/** An in-process node, started, with the Bitcoin backend given (none by default); the caller must `stop()` it. */
+export async function startNode(opts: NodeOptions, bitcoin: BitcoinBackend | null = null): Promise<{node: CalendarNode; url: string}> {
+  const node = await CalendarNode.init(opts, {logger: nullLogger, clock: systemClock, bitcoin});
   const {url} = await node.start();
   return {node, url};
 }

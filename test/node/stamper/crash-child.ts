@@ -14,6 +14,7 @@
  */
 import {existsSync, writeSync} from "node:fs";
 import {pino} from "pino";
+import {coreRpcBackendFromOptions} from "../../../node/bitcoin/core-rpc.ts";
 import {systemClock} from "../../../node/clock.ts";
 import {createPinoLogger} from "../../../node/logger.ts";
 import {CalendarNode} from "../../../node/node.ts";
@@ -45,11 +46,13 @@ opts.stamper = {intervalMs: 0, confirmations: 2, pollIntervalMs: 50, confTarget:
 
 const logger = createPinoLogger("info", pino.destination({dest: 2, sync: true}));
 try {
-  const node = await CalendarNode.init(opts, {logger, clock: systemClock, ...(args.killAt ? {onStamperPhase} : {})});
+  const bitcoin = coreRpcBackendFromOptions(opts.bitcoin);
+  const node = await CalendarNode.init(opts, {logger, clock: systemClock, bitcoin, ...(args.killAt ? {onStamperPhase} : {})});
   const {url} = await node.start();
   say({ready: true, url});
   await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
   await node.stop();
+  bitcoin?.close();
   process.exitCode = 0;
 } catch (e) {
   // The test reads this line: a refusal to start must name what is wrong.

@@ -10,6 +10,7 @@ import type {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
 import type {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
 import type {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
 import {SimulatedBitcoin} from "../../../node/bitcoin/sim/simulated-bitcoin.ts";
+import {CoreRpcBackend} from "../../../node/bitcoin/core-rpc.ts";
 import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
 import {systemClock} from "../../../node/clock.ts";
 import {nullLogger} from "../../../node/logger.ts";
@@ -48,8 +49,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     o.bitcoin.rpcUrl = rpc.url;
     o.stamper = stamper;
   });
+  // The node reaches the simulated chain through the Bitcoin Core backend operators use.
+  const backend = new CoreRpcBackend({url: rpc.url});
   const boot = async (): Promise<{node: CalendarNode; url: string}> => {
-    const node = await CalendarNode.init(nodeOpts, {logger: nullLogger, clock: systemClock});
+    const node = await CalendarNode.init(nodeOpts, {logger: nullLogger, clock: systemClock, bitcoin: backend});
     const {url} = await node.start();
     await node.bitcoin?.funding.refresh();
     return {node, url};
@@ -78,6 +81,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async close() {
       await h.node.stop().catch(() => {});
+      backend.close();
       await rpc.stop().catch(() => {});
       await removeDir(dir);
     },
