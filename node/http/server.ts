@@ -164,7 +164,8 @@ export class ApiServer extends Lifecycle {
     this.inFlight++;
     res.once("close", () => {
       if (--this.inFlight === 0) this.drained?.();
-      this.metrics?.httpRequests.inc({route: label, status: statusClass(res.statusCode)});
+      // A reply cut off by the connection closing is no 2xx, whatever statusCode says.
+      this.metrics?.httpRequests.inc({route: label, status: res.writableFinished ? statusClass(res.statusCode) : "aborted"});
       this.metrics?.httpDuration.observe({route: label}, (performance.now() - t0) / 1000);
     });
     if (method === "OPTIONS") {
@@ -183,6 +184,12 @@ export class ApiServer extends Lifecycle {
       return;
     }
     const failed = (e: unknown): void => {
+      if (e instanceof HttpError && e.code === HttpErrorCode.CLIENT_ABORTED) {
+        // The client's doing, and cheap to repeat: one debug line, no stack (a flood must not flood the log).
+        this.logger.debug("http client aborted", {route: route.label});
+        res.destroy();
+        return;
+      }
       // A bug, not an input problem: log it and answer rather than crash.
       this.logger.error("http handler failed", {route: route.label}, e as Error);
       if (!res.headersSent) sendText(res, 500, "internal error");
