@@ -79,6 +79,13 @@ export class ApiServer extends Lifecycle {
     if (!l) throw new HttpError(HttpErrorCode.BAD_LISTEN_ADDRESS, `bad listen address ${this.opts.listen}`);
     const server = createServer({keepAlive: true, requestTimeout: 30_000, headersTimeout: 10_000}, (req, res) => this.handle(req, res));
     server.keepAliveTimeout = 5_000;
+    // A client that half-closes (sends FIN) right after its request still
+    // reads: node's default ends our side at once, so a digest journaled
+    // meanwhile would never get its 200. With this, node marks the reply in
+    // progress as the last one and closes after writing it (or at once when
+    // nothing is in progress). The property is node:http's own (since 0.x,
+    // read in its socketOnEnd) but missing from @types/node.
+    (server as Server & {httpAllowHalfOpen: boolean}).httpAllowHalfOpen = true;
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     await new Promise<void>((resolve, reject) => {
       const refused = (e: NodeJS.ErrnoException): void => reject(new HttpError(HttpErrorCode.LISTEN_FAILED, `cannot listen on ${this.opts.listen}: ${e.code ?? e.message}`, {cause: e}));

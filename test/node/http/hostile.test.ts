@@ -24,8 +24,11 @@ function recordingLogger(lines: LogLine[]): Logger {
   return logger;
 }
 
-/** An API server over fakes whose digests are answered at once, with real metrics and a recording logger. */
-function recordingServer(): {api: ApiServer; lines: LogLine[]; register: Registry; submitted: () => number} {
+/**
+ * An API server over fakes, with real metrics and a recording logger; its
+ * digests are answered once `answer` resolves (at once by default).
+ */
+function recordingServer(answer: () => Promise<void> = async () => {}): {api: ApiServer; lines: LogLine[]; register: Registry; submitted: () => number} {
   const lines: LogLine[] = [];
   const register = new Registry();
   let submitted = 0;
@@ -33,6 +36,7 @@ function recordingServer(): {api: ApiServer; lines: LogLine[]; register: Registr
     aggregator: {
       submit: async () => {
         submitted++;
+        await answer();
         return Uint8Array.of(0xca, 0xfe);
       },
     },
@@ -104,6 +108,32 @@ Hostile("should count a body cut off by the client as aborted and log it at debu
     assert.ok(lines.every((l) => l.err === undefined), "no line carries an error (and so no stack)");
     assert.is(lines.filter((l) => l.msg === "http client aborted").length, n);
   } finally {
+    await api.stop();
+  }
+}));
+
+Hostile("should answer a digest whose client half-closed right after sending it :: socket.end() while the digest waits for its round", withTimeout(10_000, async (signal) => {
+  let release = (): void => {};
+  const round = new Promise<void>((r) => (release = r));
+  const {api, submitted} = recordingServer(() => round);
+  await api.start();
+  try {
+    const s = await open(api.address.port);
+    const reply = readAll(s);
+    // Complete request, then FIN: the client can still read.
+    s.end("POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: 32\r\n\r\n" + "d".repeat(32));
+    while (submitted() < 1) {
+      signal.throwIfAborted();
+      await settle(5);
+    }
+    // Let the server see the FIN before the round completes.
+    await settle(50);
+    release();
+    const out = await reply;
+    assert.match(out, /^HTTP\/1\.1 200 OK\r\n/, "the 200 reached the half-closed client");
+    assert.ok(out.endsWith("\r\n\r\n\xca\xfe"), out);
+  } finally {
+    release();
     await api.stop();
   }
 }));
