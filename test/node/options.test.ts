@@ -63,6 +63,13 @@ Resolve("should refuse bad input naming its source :: unknown keys, flags, value
   assert.match(await errorOf(["--data-dir", "/d", "--url", "http://a.example/"]), "flag --url: must be a bare origin");
   assert.match(await errorOf(["--data-dir", "/d", "--segment-bytes", "12"]), "flag --segment-bytes: must be an integer from 4096");
 }));
+
+Resolve("should cap HTTP connections at 1024 unless told otherwise :: default, flag, env, out of range", withTimeout(5_000, async () => {
+  assert.is((await resolveNodeOptions(["--data-dir", "/d"], {}, read)).http.maxConnections, 1024);
+  assert.is((await resolveNodeOptions(["--data-dir", "/d", "--max-connections", "64"], {}, read)).http.maxConnections, 64);
+  assert.is((await resolveNodeOptions(["--data-dir", "/d"], {OTSFED_MAX_CONNECTIONS: "5000"}, read)).http.maxConnections, 5000);
+  assert.match(await errorOf(["--data-dir", "/d", "--max-connections", "0"]), "flag --max-connections: must be an integer from 1 to 100000");
+}));
 Resolve.run();
 
 // ---
