@@ -79,7 +79,7 @@ export const httpOptionSpecs: readonly OptionSpec<HttpOptions>[] = [
     key: "maxConnections",
     env: "OTSFED_MAX_CONNECTIONS",
     flag: "--max-connections",
-    help: `HTTP connections at once, 1-${MAX_CONNECTIONS_LIMIT}; more are closed at accept (default ${defaultHttpOptions.maxConnections})`,
+    help: `HTTP connections served at once; more are closed at accept (default ${defaultHttpOptions.maxConnections})`,
     apply: (o, v) => void (o.maxConnections = integer(v, 1, MAX_CONNECTIONS_LIMIT)),
   },
 ];
