@@ -27,7 +27,7 @@ export const journalVerifyCommand: Command = {
     for (const r of await verifyJournals(args[0] as string)) {
       io.stdout(`journal ${r.journalDir}`);
       io.stdout(`calendar id ${r.calendarId ?? "-"}`);
-      io.stdout(`segments ${r.segments}, records ${r.records}, bytes ${r.bytes}`);
+      io.stdout(`${plural(r.segments, "segment")}, ${plural(r.records, "record")}, ${plural(r.bytes, "byte")}`);
       io.stdout(`chain hash ${r.chainHash ?? "-"}`);
       io.stdout(`checkpoints verified ${r.checkpointsVerified}`);
       if (r.torn) io.stdout(`torn tail: segment ${r.torn.segment} at offset ${r.torn.offset}, ${r.torn.bytes} bytes (no complete record; the node cuts it at start)`);
