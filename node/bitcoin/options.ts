@@ -72,7 +72,17 @@ export const bitcoinOptionSpecs: readonly OptionSpec<BitcoinOptions>[] = [
 /** Checks across the rows, once every source is applied. */
 export function checkBitcoinOptions(o: BitcoinOptions): void {
   if (o.cookieFile !== null && o.rpcUrl === null) throw new OptionsError(OptionsErrorCode.CONFLICT, "--bitcoin-cookie needs --bitcoin-rpc (the URL of the node the cookie is for)");
-  // Checked here, before anything is created, rather than by the JSON-RPC client at start.
+}
+
+/**
+ * Refuse a Bitcoin node that cannot be logged in to: a URL without
+ * user:password and no cookie file. Commands that use the node (`otsfed
+ * node`, `otsfed verify`) call it before they create or read anything,
+ * rather than let the JSON-RPC client refuse it once the node is half up.
+ * (Not part of {@link checkBitcoinOptions}, which resolves settings that may
+ * be completed elsewhere, e.g. in tests.)
+ */
+export function checkBitcoinCredentials(o: BitcoinOptions): void {
   if (o.rpcUrl !== null && o.cookieFile === null && !hasUrlCredentials(o.rpcUrl)) {
     throw new OptionsError(OptionsErrorCode.REQUIRED, "--bitcoin-rpc needs credentials: http://USER:PASS@HOST:PORT, or --bitcoin-cookie FILE");
   }

@@ -8,6 +8,7 @@ import type {Command} from "../command.ts";
 import {systemClock} from "../../clock.ts";
 import {createPinoLogger} from "../../logger.ts";
 import {CalendarNode} from "../../node.ts";
+import {checkBitcoinCredentials} from "../../bitcoin/options.ts";
 import {optionsHelp, resolveNodeOptions} from "../../options.ts";
 import type {NodeOptions} from "../../options.ts";
 
@@ -23,6 +24,7 @@ export const nodeCommand: Command = {
     // Every option is validated here, before anything is created in the data dir;
     // a refusal (OptionsError) is a usage error, exit 2, printed by main.ts.
     const opts: NodeOptions = await resolveNodeOptions(args, process.env);
+    checkBitcoinCredentials(opts.bitcoin);
     const logger = createPinoLogger(opts.logLevel);
     const node = await CalendarNode.init(opts, {logger, clock: systemClock});
     await node.start();

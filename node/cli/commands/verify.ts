@@ -12,7 +12,7 @@ import {parseArgs} from "./args.ts";
 import {verifyBitcoinAttestations} from "../../bitcoin/verify-attestations.ts";
 import type {AttestationVerdict} from "../../bitcoin/verify-attestations.ts";
 import {BitcoinError} from "../../bitcoin/errors.ts";
-import {bitcoinOptionSpecs, checkBitcoinOptions, defaultBitcoinOptions} from "../../bitcoin/options.ts";
+import {bitcoinOptionSpecs, checkBitcoinCredentials, checkBitcoinOptions, defaultBitcoinOptions} from "../../bitcoin/options.ts";
 import type {BitcoinOptions} from "../../bitcoin/options.ts";
 import {applyOption, optionSource} from "../../config/option-spec.ts";
 
@@ -28,6 +28,7 @@ function bitcoinFlags(rpcUrl: string | undefined, cookieFile: string | undefined
     if (spec !== undefined && value !== undefined) applyOption(o, spec, value, optionSource.flag(flag));
   }
   checkBitcoinOptions(o);
+  checkBitcoinCredentials(o);
   return o;
 }
 
