@@ -9,8 +9,14 @@ import type {Registry} from "prom-client";
 /** Routes as metric labels: a fixed set, never the raw path. */
 export const ROUTES = ["digest", "timestamp", "tip", "status", "healthz", "metrics", "options", "other"] as const;
 export type Route = (typeof ROUTES)[number];
-export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx";
+/**
+ * Status classes as metric labels; "aborted": the connection closed before
+ * the reply was complete (a client that went away mid-request, or a
+ * connection the server closed for misbehaving), whatever status had been set.
+ */
+export type StatusClass = "2xx" | "3xx" | "4xx" | "5xx" | "aborted";
 
+/** The label of a reply's status code (never "aborted"; the server decides that from the connection). */
 export function statusClass(code: number): StatusClass {
   return code >= 500 ? "5xx" : code >= 400 ? "4xx" : code >= 300 ? "3xx" : "2xx";
 }

@@ -19,6 +19,7 @@ import {defaultJournalOptions} from "./calendar/journal-store.ts";
 import type {JournalOptions} from "./calendar/journal-store.ts";
 import {applyOption, optionSource, OptionsError, OptionsErrorCode, scopeOptions} from "./config/option-spec.ts";
 import type {OptionSpec} from "./config/option-spec.ts";
+import {wrapText} from "./config/text.ts";
 import {nonEmptyString} from "./config/values.ts";
 import {defaultHttpOptions, httpOptionSpecs} from "./http/options.ts";
 import type {HttpOptions} from "./http/options.ts";
@@ -139,14 +140,38 @@ export async function resolveNodeOptions(args: readonly string[], env: NodeJS.Pr
   return opts;
 }
 
-/** A header and one line per setting, for `otsfed node --help-options` and the README. */
+/**
+ * What a row accepts, as its own validator words it: the row is asked to
+ * parse an impossible value and its refusal read for `from X to Y` (every
+ * numeric and duration row says its range so). Reading it from the
+ * validator keeps the help from ever disagreeing with what is accepted.
+ * Null for rows without a range (paths, URLs, names).
+ */
+export function optionRange(spec: OptionSpec<NodeOptions>): string | null {
+  try {
+    spec.apply(defaultNodeOptions(), "-1");
+  } catch (e) {
+    const m = e instanceof Error ? /\bfrom (.+) to (.+)$/.exec(e.message) : null;
+    // A no-break space keeps a number with its unit when the help is wrapped ("1 h", "7 days").
+    if (m) return `${m[1]} to ${m[2]}`.replace(/(\d) (?=[a-z])/g, "$1\u00a0");
+  }
+  return null;
+}
+
+/**
+ * `otsfed node --help-options` (and the README's Configuration table): per
+ * setting its flag, environment variable and config key, then its meaning,
+ * default and range, wrapped to 80 columns.
+ */
 export function optionsHelp(): string {
-  const rows: Array<readonly [string, string, string, string]> = [
-    ["flag", "environment", "config key", "meaning"],
-    [CONFIG_FLAG, CONFIG_ENV, "-", "JSON config file"],
-    ...OPTION_SPECS.map((s) => [s.flag, s.env, s.key, s.help] as const),
+  const entry = (flag: string, env: string, key: string, help: string): string =>
+    [`  ${flag}`, wrapText(key === "" ? `environment ${env}` : `environment ${env}, config key ${key}`, "      "), wrapText(help, "      ")].join("\n");
+  const entries = [
+    entry(CONFIG_FLAG, CONFIG_ENV, "", "JSON config file (an object of the config keys below)"),
+    ...OPTION_SPECS.map((s) => {
+      const range = optionRange(s);
+      return entry(s.flag, s.env, s.key, range === null ? s.help : `${s.help}; from ${range}`);
+    }),
   ];
-  const width = (i: 0 | 1 | 2): number => Math.max(...rows.map((r) => r[i].length));
-  const [wf, we, wk] = [width(0), width(1), width(2)];
-  return rows.map(([f, e, k, h], i) => `${i === 0 ? "" : "  "}${f.padEnd(wf + (i === 0 ? 2 : 0))} ${e.padEnd(we)} ${k.padEnd(wk)} ${h}`).join("\n");
+  return [wrapText("Settings, each from the first of: flag, environment, config file (--config), default.", ""), "", ...entries].join("\n");
 }

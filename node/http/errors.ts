@@ -13,6 +13,8 @@ export const HttpErrorCode = {
   NOT_LISTENING: "HTTP_NOT_LISTENING",
   /** Two routes for the same method and path. */
   DUPLICATE_ROUTE: "HTTP_DUPLICATE_ROUTE",
+  /** The client closed the connection before its request was complete (not a node error). */
+  CLIENT_ABORTED: "HTTP_CLIENT_ABORTED",
 } as const;
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 

@@ -13,7 +13,15 @@
  *                           bad or conflicting Content-Length, bytes beyond
  *                           the declared body, oversized headers, slow bodies)
  *
- * and the request metrics, by each route's fixed label.
+ * and the request metrics, by each route's fixed label (status "aborted" for
+ * a reply the connection closed before it was complete).
+ *
+ * Bounded against hostile clients (issue 11): at most `maxConnections`
+ * connections (more are closed at accept), at most
+ * MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION requests unanswered on one
+ * connection (a client pipelining past that without reading is closed), and
+ * node:http's own pause of a connection whose replies back up. A client that
+ * half-closes after a complete request still gets its reply.
  *
  * A {@link Lifecycle}: `start()` listens; `stop()` stops accepting (new
  * work such as digests on kept-alive connections gets 503 with
@@ -30,7 +38,7 @@ import type {Metrics} from "../metrics.ts";
 import {statusClass} from "../metrics.ts";
 import {HttpError, HttpErrorCode} from "./errors.ts";
 import type {HttpOptions} from "./options.ts";
-import {parseListen} from "./options.ts";
+import {defaultHttpOptions, MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION, parseListen} from "./options.ts";
 import {CacheControl, CORS_HEADERS, Reason, rawErrorResponse, sendText} from "./responses.ts";
 import {Router} from "./router.ts";
 import type {RouteMatch} from "./router.ts";
@@ -40,8 +48,9 @@ import type {ApiRouteModules} from "./routes/index.ts";
 /** What the server uses: the route groups' modules, a logger and the metrics. */
 export type ApiModules = ApiRouteModules & {logger: Logger; metrics: Metrics | null};
 
-/** The HTTP options, plus how long a stop waits for requests in flight. */
-export type ApiServerOptions = HttpOptions & {
+/** The HTTP options (`maxConnections` by default the node's default), plus how long a stop waits for requests in flight. */
+export type ApiServerOptions = Omit<HttpOptions, "maxConnections"> & {
+  maxConnections?: number;
   /** How long `stop()` waits for requests in flight before it closes their connections, ms. */
   stopWaitMs?: number;
 };
@@ -57,6 +66,8 @@ export class ApiServer extends Lifecycle {
   private server: Server | null = null;
   private bound: {host: string; port: number} | null = null;
   private inFlight = 0;
+  /** Requests each connection has unanswered (node:http queues pipelined replies; this bounds the queue). */
+  private readonly unanswered = new WeakMap<Socket, number>();
   /** Called when the last request in flight is answered, while `stop()` waits for that. */
   private drained: (() => void) | null = null;
 
@@ -79,6 +90,14 @@ export class ApiServer extends Lifecycle {
     if (!l) throw new HttpError(HttpErrorCode.BAD_LISTEN_ADDRESS, `bad listen address ${this.opts.listen}`);
     const server = createServer({keepAlive: true, requestTimeout: 30_000, headersTimeout: 10_000}, (req, res) => this.handle(req, res));
     server.keepAliveTimeout = 5_000;
+    server.maxConnections = this.opts.maxConnections ?? defaultHttpOptions.maxConnections;
+    // A client that half-closes (sends FIN) right after its request still
+    // reads: node's default ends our side at once, so a digest journaled
+    // meanwhile would never get its 200. With this, node marks the reply in
+    // progress as the last one and closes after writing it (or at once when
+    // nothing is in progress). The property is node:http's own (since 0.x,
+    // read in its socketOnEnd) but missing from @types/node.
+    (server as Server & {httpAllowHalfOpen: boolean}).httpAllowHalfOpen = true;
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     await new Promise<void>((resolve, reject) => {
       const refused = (e: NodeJS.ErrnoException): void => reject(new HttpError(HttpErrorCode.LISTEN_FAILED, `cannot listen on ${this.opts.listen}: ${e.code ?? e.message}`, {cause: e}));
@@ -161,10 +180,17 @@ export class ApiServer extends Lifecycle {
     const routable = method === "GET" || method === "HEAD" || method === "POST";
     const match = routable ? this.router.match(method, target) : null;
     const label = method === "OPTIONS" ? "options" : (match?.route.label ?? "other");
+    if (!this.admit(req.socket)) {
+      // Never answered: the connection is gone (or going) with every reply queued on it.
+      this.metrics?.httpRequests.inc({route: label, status: "aborted"});
+      return;
+    }
     this.inFlight++;
     res.once("close", () => {
       if (--this.inFlight === 0) this.drained?.();
-      this.metrics?.httpRequests.inc({route: label, status: statusClass(res.statusCode)});
+      this.unanswered.set(req.socket, (this.unanswered.get(req.socket) ?? 1) - 1);
+      // A reply cut off by the connection closing is no 2xx, whatever statusCode says.
+      this.metrics?.httpRequests.inc({route: label, status: res.writableFinished ? statusClass(res.statusCode) : "aborted"});
       this.metrics?.httpDuration.observe({route: label}, (performance.now() - t0) / 1000);
     });
     if (method === "OPTIONS") {
@@ -175,6 +201,27 @@ export class ApiServer extends Lifecycle {
     else this.dispatch(req, res, match);
   }
 
+  /**
+   * Count a request against its connection's bound; false (and the
+   * connection destroyed) once it has more unanswered than
+   * {@link MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION}. node:http pauses reading a
+   * connection whose replies back up (needDrain, or queued reply bytes past
+   * the socket's highWaterMark), but only between reads: one 64 kB read
+   * holds hundreds of pipelined requests, each a handler run and a queued
+   * reply (a digest one also a place in the round). Closing releases them all.
+   */
+  private admit(socket: Socket): boolean {
+    if (socket.destroyed) return false;
+    const unanswered = (this.unanswered.get(socket) ?? 0) + 1;
+    if (unanswered > MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION) {
+      this.logger.debug("http connection closed: too many requests unanswered", {limit: MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION});
+      socket.destroy();
+      return false;
+    }
+    this.unanswered.set(socket, unanswered);
+    return true;
+  }
+
   private dispatch(req: IncomingMessage, res: ServerResponse, {route, rest}: RouteMatch): void {
     const accepting = this.status === "started";
     if (route.refuseWhileStopping && !accepting) {
@@ -183,6 +230,12 @@ export class ApiServer extends Lifecycle {
       return;
     }
     const failed = (e: unknown): void => {
+      if (e instanceof HttpError && e.code === HttpErrorCode.CLIENT_ABORTED) {
+        // The client's doing, and cheap to repeat: one debug line, no stack (a flood must not flood the log).
+        this.logger.debug("http client aborted", {route: route.label});
+        res.destroy();
+        return;
+      }
       // A bug, not an input problem: log it and answer rather than crash.
       this.logger.error("http handler failed", {route: route.label}, e as Error);
       if (!res.headersSent) sendText(res, 500, "internal error");

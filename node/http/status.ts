@@ -5,6 +5,7 @@
  */
 import type {BitcoinStatus} from "../bitcoin/funding-watch.ts";
 import type {StamperStatus} from "../stamper/stamper.ts";
+import {plural} from "../config/text.ts";
 
 export type StatusInfo = {
   version: string;
@@ -108,12 +109,12 @@ export function statusHtml(s: StatusInfo): string {
     // Usually one; an older one stays unconfirmed after a reorg while a newer one starts.
     for (const flight of st.inFlight) {
       const latest = flight.versions.at(-1);
-      if (latest) rows.push(["Transaction in flight", `${latest.txid} (${flight.versions.length} version${flight.versions.length === 1 ? "" : "s"})`]);
-      for (const [i, v] of flight.versions.entries()) rows.push([`  version ${i + 1}`, `${v.txid} ${v.feeRate.toFixed(2)} sat/vB, ${v.feeSats} sats, ${v.leaves} commitments, built at ${v.height}`]);
+      if (latest) rows.push(["Transaction in flight", `${latest.txid} (${plural(flight.versions.length, "version")})`]);
+      for (const [i, v] of flight.versions.entries()) rows.push([`  version ${i + 1}`, `${v.txid} ${v.feeRate.toFixed(2)} sat/vB, ${plural(v.feeSats, "sat")}, ${plural(v.leaves, "commitment")}, built at ${v.height}`]);
     }
     rows.push(["Transactions waiting for confirmation", String(st.waiting.length)]);
-    for (const w of st.waiting) rows.push(["  waiting", `${w.txid} in block ${w.height}, ${w.confirmations}/${st.confirmationsRequired} confirmations, ${w.leaves} commitments`]);
-    for (const t of st.recent) rows.push(["Stamp", `${t.txid} block ${t.height}: ${t.leaves} commitments, ${t.feeSats} sats fee, ${t.vsize} vB (${t.feeRate.toFixed(2)} sat/vB)`]);
+    for (const w of st.waiting) rows.push(["  waiting", `${w.txid} in block ${w.height}, ${w.confirmations}/${plural(st.confirmationsRequired, "confirmation")}, ${plural(w.leaves, "commitment")}`]);
+    for (const t of st.recent) rows.push(["Stamp", `${t.txid} block ${t.height}: ${plural(t.leaves, "commitment")}, ${plural(t.feeSats, "sat")} fee, ${t.vsize} vB (${t.feeRate.toFixed(2)} sat/vB)`]);
     for (const p of st.problems) rows.push([p.red ? "PROBLEM" : "Warning", p.message]);
   }
   return `<!DOCTYPE html>

@@ -63,6 +63,13 @@ Resolve("should refuse bad input naming its source :: unknown keys, flags, value
   assert.match(await errorOf(["--data-dir", "/d", "--url", "http://a.example/"]), "flag --url: must be a bare origin");
   assert.match(await errorOf(["--data-dir", "/d", "--segment-bytes", "12"]), "flag --segment-bytes: must be an integer from 4096");
 }));
+
+Resolve("should cap HTTP connections at 1024 unless told otherwise :: default, flag, env, out of range", withTimeout(5_000, async () => {
+  assert.is((await resolveNodeOptions(["--data-dir", "/d"], {}, read)).http.maxConnections, 1024);
+  assert.is((await resolveNodeOptions(["--data-dir", "/d", "--max-connections", "64"], {}, read)).http.maxConnections, 64);
+  assert.is((await resolveNodeOptions(["--data-dir", "/d"], {OTSFED_MAX_CONNECTIONS: "5000"}, read)).http.maxConnections, 5000);
+  assert.match(await errorOf(["--data-dir", "/d", "--max-connections", "0"]), "flag --max-connections: must be an integer from 1 to 100000");
+}));
 Resolve.run();
 
 // ---
@@ -190,16 +197,37 @@ Stamper("should accept the example config, which shows the stamper's defaults ::
   for (const c of STAMPER_CASES) assert.ok(keys.includes(c.key), c.key);
 }));
 
-Stamper("should list every setting in the help table :: flag, variable and key on one line", () => {
-  const lines = optionsHelp().split("\n");
-  assert.match(lines[0] as string, /^flag +environment +config key +meaning$/);
+Stamper("should list every setting in the help with its range, within 80 columns :: flag, variable and key together, ranges as the validators give them", () => {
+  const help = optionsHelp();
+  for (const line of help.split("\n")) assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+  // One entry per setting: its flag on a line of its own, then what it is.
+  const entries = help.split(/\n(?= {2}--)/).slice(1);
+  assert.is(entries.length, OPTION_SPECS.length + 1, "every setting and --config");
   for (const spec of OPTION_SPECS) {
-    assert.ok(lines.some((l) => l.includes(spec.flag) && l.includes(spec.env) && l.includes(` ${spec.key} `)), spec.flag);
+    const e = entries.find((x) => x.startsWith(`  ${spec.flag}\n`));
+    assert.ok(e !== undefined, spec.flag);
+    assert.ok(e.includes(spec.env) && e.replace(/\s+/g, " ").includes(`config key ${spec.key}`), spec.flag);
   }
   for (const c of STAMPER_CASES) assert.ok(OPTION_SPECS.some((s) => s.key === c.key && s.env === c.env && s.flag === c.flag), c.key);
-  // The columns line up however long the names get.
-  const envColumn = new Set(lines.slice(1).map((l) => l.indexOf("OTSFED_")));
-  assert.is(envColumn.size, 1);
+  // The README's ranges, read from each row's own validator.
+  const flat = help.replace(/\s+/g, " ");
+  for (const [flag, range] of [
+    ["--confirmations", "from 1 to 100"],
+    ["--fee-target", "from 1 to 1008"],
+    ["--fallback-feerate", "from 0.1 to 10000"],
+    ["--max-feerate", "from 1 to 10000"],
+    ["--max-fee", "from 1000 to 100000000"],
+    ["--fee-deadline", "from 1 to 2016"],
+    ["--incremental-relay-feerate", "from 0.1 to 100"],
+    ["--stamp-interval", "from 1 s to 7 days"],
+    ["--bitcoin-poll-interval", "from 100 ms to 10 min"],
+    ["--max-queue", "from 1 to 10000000"],
+    ["--max-connections", "from 1 to 100000"],
+  ] as const) {
+    const at = flat.indexOf(` ${flag} `);
+    const next = flat.indexOf(" --", at + flag.length + 2);
+    assert.ok(flat.slice(at, next < 0 ? undefined : next).includes(range), `${flag}: ${range}`);
+  }
 });
 
 Stamper.run();

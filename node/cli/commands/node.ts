@@ -5,12 +5,11 @@
  * digest's round, answer them, close storage, exit 0.
  */
 import type {Command} from "../command.ts";
-import {CliError} from "../command.ts";
 import {coreRpcBackendFromOptions} from "../../bitcoin/core-rpc.ts";
 import {systemClock} from "../../clock.ts";
 import {createPinoLogger} from "../../logger.ts";
 import {CalendarNode} from "../../node.ts";
-import {OptionsError} from "../../config/option-spec.ts";
+import {checkBitcoinCredentials} from "../../bitcoin/options.ts";
 import {optionsHelp, resolveNodeOptions} from "../../options.ts";
 import type {NodeOptions} from "../../options.ts";
 
@@ -23,13 +22,10 @@ export const nodeCommand: Command = {
       io.stdout(optionsHelp());
       return 0;
     }
-    let opts: NodeOptions;
-    try {
-      opts = await resolveNodeOptions(args, process.env);
-    } catch (e) {
-      if (e instanceof OptionsError) throw new CliError(e.message);
-      throw e;
-    }
+    // Every option is validated here, before anything is created in the data dir;
+    // a refusal (OptionsError) is a usage error, exit 2, printed by main.ts.
+    const opts: NodeOptions = await resolveNodeOptions(args, process.env);
+    checkBitcoinCredentials(opts.bitcoin);
     const logger = createPinoLogger(opts.logLevel);
     const bitcoin = coreRpcBackendFromOptions(opts.bitcoin, logger.child({module: "bitcoin"}));
     const node = await CalendarNode.init(opts, {logger, clock: systemClock, bitcoin});

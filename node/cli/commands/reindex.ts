@@ -3,6 +3,7 @@ import type {Command} from "../command.ts";
 import {CliError} from "../command.ts";
 import {reindex} from "../../calendar/reindex.ts";
 import {createPinoLogger} from "../../logger.ts";
+import {plural} from "../../config/text.ts";
 
 export const reindexCommand: Command = {
   name: "reindex",
@@ -20,7 +21,7 @@ export const reindexCommand: Command = {
     const r = await reindex(dir, createPinoLogger("warn"));
     const rate = r.seconds > 0 ? Math.round(r.records / r.seconds) : r.records;
     const held = r.calendars.length > 1 ? ` in ${r.calendars.length} calendars (own and mirrors)` : "";
-    io.stdout(`reindexed ${r.records} records in ${r.seconds.toFixed(2)} s (${rate} records/s); journal length ${r.journalRecords}${held}`);
+    io.stdout(`reindexed ${plural(r.records, "record")} in ${r.seconds.toFixed(2)} s (${rate} records/s); journal length ${r.journalRecords}${held}`);
     return 0;
   },
 };

@@ -12,6 +12,25 @@ import {parseArgs} from "./args.ts";
 import {verifyBitcoinAttestations} from "../../bitcoin/verify-attestations.ts";
 import type {AttestationVerdict} from "../../bitcoin/verify-attestations.ts";
 import {BitcoinError} from "../../bitcoin/errors.ts";
+import {bitcoinOptionSpecs, checkBitcoinCredentials, checkBitcoinOptions, defaultBitcoinOptions} from "../../bitcoin/options.ts";
+import type {BitcoinOptions} from "../../bitcoin/options.ts";
+import {applyOption, optionSource} from "../../config/option-spec.ts";
+
+/**
+ * `--bitcoin-rpc` and `--bitcoin-cookie` checked as `otsfed node` checks
+ * them (the same rows), before anything is read: a bad URL, https, or no
+ * credentials is a usage error (OptionsError, exit 2), not a failed check.
+ */
+function bitcoinFlags(rpcUrl: string | undefined, cookieFile: string | undefined): BitcoinOptions {
+  const o: BitcoinOptions = {...defaultBitcoinOptions};
+  for (const [flag, value] of [["--bitcoin-rpc", rpcUrl], ["--bitcoin-cookie", cookieFile]] as const) {
+    const spec = bitcoinOptionSpecs.find((s) => s.flag === flag);
+    if (spec !== undefined && value !== undefined) applyOption(o, spec, value, optionSource.flag(flag));
+  }
+  checkBitcoinOptions(o);
+  checkBitcoinCredentials(o);
+  return o;
+}
 
 const HASHERS = {sha256: nobleSha256, sha1, ripemd160, keccak256: keccak_256} as const;
 
@@ -47,6 +66,7 @@ export const verifyCommand: Command = {
     if (positional.length !== 1) throw new CliError("expected exactly one FILE.ots");
     const proofPath = positional[0] as string;
     if (flags.target !== undefined && flags.digest !== undefined) throw new CliError("give --target or --digest, not both");
+    const bitcoin = bitcoinFlags(flags["bitcoin-rpc"], flags["bitcoin-cookie"]);
     const file = decodeDetached(await readInputFile(proofPath, readFile));
 
     let digest: Uint8Array;
@@ -71,8 +91,8 @@ export const verifyCommand: Command = {
       io.stdout(`  ${attestationToString(attestation)} attests ${what}`);
     }
     if (attested.length === 0) io.stdout("  (no attestations)");
-    const rpcUrl = flags["bitcoin-rpc"];
-    if (rpcUrl === undefined) {
+    const rpcUrl = bitcoin.rpcUrl;
+    if (rpcUrl === null) {
       io.stderr("No Bitcoin node was consulted, so no attestation was verified; nothing is proven yet (give --bitcoin-rpc URL).");
       return 1;
     }
@@ -83,7 +103,7 @@ export const verifyCommand: Command = {
     }
     let verdicts: AttestationVerdict[];
     try {
-      verdicts = await verifyBitcoinAttestations(toCheck, {rpcUrl, cookieFile: flags["bitcoin-cookie"] ?? null}, {signal: AbortSignal.timeout(60_000)});
+      verdicts = await verifyBitcoinAttestations(toCheck, {rpcUrl, cookieFile: bitcoin.cookieFile}, {signal: AbortSignal.timeout(60_000)});
     } catch (e) {
       if (e instanceof BitcoinError) throw new CliError(`Bitcoin node: ${e.message}`, 1);
       throw e;

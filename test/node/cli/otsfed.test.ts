@@ -5,9 +5,9 @@ import {mkdtemp, rm, writeFile} from "node:fs/promises";
 import {tmpdir} from "node:os";
 import {join} from "node:path";
 import {fileURLToPath} from "node:url";
-import {CalendarError} from "../../../protocol/errors.ts";
-import {CliError} from "../../../node/cli/command.ts";
+import {readdir} from "node:fs/promises";
 import type {Command} from "../../../node/cli/command.ts";
+import {main, runCommand} from "../../../node/cli/main.ts";
 import {infoCommand} from "../../../node/cli/commands/info.ts";
 import {verifyCommand} from "../../../node/cli/commands/verify.ts";
 import {withTimeout} from "../../support/timeout.ts";
@@ -27,26 +27,19 @@ function otsfed(args: string[], signal: AbortSignal): Promise<Run> {
   });
 }
 
-/**
- * A command run in this process with its output captured, its errors
- * printed the way node/cli/otsfed.ts prints them (the spawned tests below
- * prove that mapping on the binary itself).
- */
+/** A command run in this process with its output captured and its failures printed by main.ts's own mapping. */
 async function inProcess(cmd: Command, args: string[]): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
-  let code: number;
-  try {
-    code = await cmd.run(args, {stdout: (l) => out.push(`${l}\n`), stderr: (l) => err.push(`${l}\n`)});
-  } catch (e) {
-    if (e instanceof CliError) {
-      err.push(`otsfed ${cmd.name}: ${e.message}\n`);
-      code = e.exitCode;
-    } else if (e instanceof CalendarError) {
-      err.push(`otsfed ${cmd.name}: ${e.code}: ${e.message}\n`);
-      code = 1;
-    } else throw e;
-  }
+  const code = await runCommand(cmd, args, {stdout: (l) => out.push(`${l}\n`), stderr: (l) => err.push(`${l}\n`)});
+  return {code, stdout: out.join(""), stderr: err.join("")};
+}
+
+/** `otsfed ARGV` in this process (main.ts, as the binary runs it). */
+async function mainInProcess(argv: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, {stdout: (l) => out.push(`${l}\n`), stderr: (l) => err.push(`${l}\n`)});
   return {code, stdout: out.join(""), stderr: err.join("")};
 }
 
@@ -146,3 +139,84 @@ verify("should refuse a target that does not match :: --target and --digest", wi
 }));
 
 verify.run();
+
+// ---
+
+const cli = suite("node/cli/main main");
+
+const HELLO = vectorPath("opentimestamps-client/examples/hello-world.txt.ots");
+
+cli("should refuse a bad --bitcoin-rpc as a usage error on one line, before reading or creating anything :: verify and node; no credentials, no scheme, not a URL, https", withTimeout(30_000, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "otsfed-cli-"));
+  try {
+    const cases: Array<{url: string; code: string; says: RegExp}> = [
+      {url: "http://127.0.0.1:8332", code: "OPTIONS_REQUIRED", says: /--bitcoin-rpc needs credentials: http:\/\/USER:PASS@HOST:PORT, or --bitcoin-cookie FILE$/},
+      {url: "127.0.0.1:8332", code: "OPTIONS_BAD_VALUE", says: /flag --bitcoin-rpc: must be a URL like/},
+      {url: "not a url", code: "OPTIONS_BAD_VALUE", says: /flag --bitcoin-rpc: must be a URL like/},
+      {url: "https://u:p@127.0.0.1:8332", code: "OPTIONS_BAD_VALUE", says: /flag --bitcoin-rpc: https is not supported/},
+    ];
+    for (const [i, c] of cases.entries()) {
+      const v = await mainInProcess(["verify", HELLO, "--bitcoin-rpc", c.url]);
+      assert.is(v.code, 2, `verify ${c.url}: ${v.stderr}`);
+      assert.ok(noStackTrace(v.stderr), v.stderr);
+      assert.match(v.stderr, new RegExp(`^otsfed verify: ${c.code}: `), c.url);
+      assert.match(v.stderr.trim(), c.says, c.url);
+      assert.is(v.stdout, "", `verify ${c.url}: refused before reading the proof`);
+      const dataDir = join(dir, `node-${i}`);
+      const n = await mainInProcess(["node", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--bitcoin-rpc", c.url]);
+      assert.is(n.code, 2, `node ${c.url}: ${n.stderr}`);
+      assert.ok(noStackTrace(n.stderr), n.stderr);
+      assert.match(n.stderr, new RegExp(`^otsfed node: ${c.code}: `), c.url);
+    }
+    assert.equal(await readdir(dir), [], "no data dir, identity.key, journal/ or index/ was created");
+    // A cookie file stands in for the credentials.
+    const cookie = await mainInProcess(["verify", HELLO, "--bitcoin-rpc", "http://127.0.0.1:1", "--bitcoin-cookie", join(dir, "no-such-cookie")]);
+    assert.is(cookie.code, 1, cookie.stderr);
+    assert.match(cookie.stderr, /^otsfed verify: Bitcoin node: /m);
+  } finally {
+    await rm(dir, {recursive: true, force: true});
+  }
+}));
+
+cli("should refuse a journal that is not there on one line with exit 1 :: missing directory, plain file", withTimeout(10_000, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "otsfed-cli-"));
+  try {
+    const missing = await mainInProcess(["journal", "verify", join(dir, "nope")]);
+    assert.is(missing.code, 1);
+    assert.ok(noStackTrace(missing.stderr), missing.stderr);
+    assert.match(missing.stderr, /^otsfed journal verify: cannot read .*nope: ENOENT\n$/);
+    await writeFile(join(dir, "plain"), "x");
+    const plain = await mainInProcess(["journal", "verify", join(dir, "plain")]);
+    assert.is(plain.code, 1);
+    assert.ok(noStackTrace(plain.stderr), plain.stderr);
+    assert.match(plain.stderr, /^otsfed journal verify: .*plain is not a directory/);
+  } finally {
+    await rm(dir, {recursive: true, force: true});
+  }
+}));
+
+cli("should keep every help line within 80 columns :: otsfed --help, each command's --help, node --help-options", withTimeout(10_000, async () => {
+  const outputs = [await mainInProcess(["--help"])];
+  for (const c of ["devnet", "node", "info", "verify", "journal verify", "reindex"]) outputs.push(await mainInProcess([...c.split(" "), "--help"]));
+  outputs.push(await mainInProcess(["node", "--help-options"]));
+  for (const o of outputs) {
+    assert.is(o.code, 0, o.stderr);
+    for (const line of o.stdout.split("\n")) assert.ok(line.length <= 80, `${line.length} columns: ${line}`);
+  }
+}));
+
+cli("should print a typed failure of the real binary as one line, without a stack or node's version :: otsfed node --bitcoin-rpc https://…", withTimeout(30_000, async (signal) => {
+  const dir = await mkdtemp(join(tmpdir(), "otsfed-cli-"));
+  try {
+    const r = await otsfed(["node", "--data-dir", join(dir, "d"), "--bitcoin-rpc", "https://u:p@127.0.0.1:8332"], signal);
+    assert.is(r.code, 2, r.stderr);
+    assert.ok(noStackTrace(r.stderr), r.stderr);
+    assert.not.match(r.stderr, /Node\.js v/);
+    assert.match(r.stderr, /^otsfed node: OPTIONS_BAD_VALUE: flag --bitcoin-rpc: https is not supported/);
+    assert.equal(await readdir(dir), []);
+  } finally {
+    await rm(dir, {recursive: true, force: true});
+  }
+}));
+
+cli.run();

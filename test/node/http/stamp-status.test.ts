@@ -185,6 +185,13 @@ html("should show the versions in flight, waiting transactions, stamps and probl
 
 // An older cycle stays unconfirmed when its block is reorged out while a
 // newer cycle starts: the page must list it, as JSON's in_flight does.
+html("should put a count of one in the singular :: 1 commitment, 1 version", () => {
+  const page = statusHtml(info(stamperStatus()));
+  assert.ok(page.includes(`${txid("8")} block 180: 1 commitment, 153 sats fee`), "a stamp of one commitment");
+  assert.ok(page.includes(`${txid("1")} (1 version)`), "a transaction in flight with one version");
+  assert.not.ok(/\b1 (commitments|versions|sats)\b/.test(page), "no '1 commitments'");
+});
+
 html("should list every cycle in flight, not only the newest :: older cycles", () => {
   const page = statusHtml(info(stamperStatus()));
   assert.ok(page.includes(`${txid("1")} 1.00 sat/vB, 150 sats, 5 commitments, built at 200`), "cycle 3's only version");
