@@ -43,11 +43,12 @@ import type {LiveStamp} from "../calendar/stamp-directory.ts";
 import type {Clock} from "../clock.ts";
 import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
-import {nextFeeRate} from "./fee-schedule.ts";
+import {AnchorError, AnchorErrorCode} from "../anchor/errors.ts";
+import {nextFeeRate} from "../anchor/fee-schedule.ts";
 import type {StamperOptions} from "./options.ts";
 import {StamperStateFile} from "./state-file.ts";
 import type {StampCycle, StamperState, StampVersion} from "./state-file.ts";
-import {buildStampTransaction, InsufficientFundsError, P2WPKH_DUST_SATS} from "./stamp-tx.ts";
+import {buildStampTransaction, P2WPKH_DUST_SATS} from "../anchor/stamp-tx.ts";
 import {selectionRanges, UnanchoredRounds} from "./unanchored.ts";
 import type {RoundSelection} from "./unanchored.ts";
 
@@ -659,7 +660,7 @@ export class Stamper {
     try {
       built = buildStampTransaction({input: c.input, key: key.key, root: tree.root, feeRate: rate, lockTime: tip.height});
     } catch (e) {
-      if (!(e instanceof InsufficientFundsError)) throw e;
+      if (!(e instanceof AnchorError && e.code === AnchorErrorCode.INSUFFICIENT_FUNDS)) throw e;
       this.setProblem("funds", `out of funds: ${e.message}; send bitcoin to ${key.address} to resume stamping`);
       return "stop";
     }
