@@ -136,7 +136,7 @@ export class CalendarNode {
     // A node listening on port 0 learns its URL only now (tests, devnets).
     if (this.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
     this.address = addr;
-    this.bitcoin?.funding.start();
+    await this.bitcoin?.funding.start();
     this.bitcoin?.stamper.start();
     this.status = "started";
     this.logger.info("calendar node started", {url: this.url, peerId: this.identity.peerId, journalRecords: this.calendar.store.length});
