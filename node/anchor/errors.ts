@@ -4,6 +4,7 @@
  * error values allowed as metric labels.
  */
 import {CalendarError} from "../../protocol/errors.ts";
+import {BitcoinError} from "../bitcoin/errors.ts";
 
 /** Bounded error codes. */
 export const AnchorErrorCode = {
@@ -41,3 +42,8 @@ export type AnchorErrorType =
 
 /** The one error class of `node/anchor/`. */
 export class AnchorError extends CalendarError<AnchorErrorType> {}
+
+/** An error as logs and problem messages show it: `CODE: message` for the Bitcoin backends' errors, else its message. */
+export function describeError(e: unknown): string {
+  return e instanceof BitcoinError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+}
