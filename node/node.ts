@@ -85,7 +85,7 @@ export class CalendarNode {
     this.aggregator = new Aggregator(opts.aggregator, {calendar, logger: logger.child({module: "aggregator"}), metrics, clock}, () => this.url);
     const started = clock.now();
     const status = (): StatusInfo => {
-      const stamper = bitcoin ? bitcoin.stamper.status() : null;
+      const stamper = bitcoin ? bitcoin.stamper.report() : null;
       return {
         version,
         calendarId: identity.peerId,
@@ -137,7 +137,7 @@ export class CalendarNode {
     if (this.url === "") this.url = `http://${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
     this.address = addr;
     await this.bitcoin?.funding.start();
-    this.bitcoin?.stamper.start();
+    await this.bitcoin?.stamper.start();
     this.status = "started";
     this.logger.info("calendar node started", {url: this.url, peerId: this.identity.peerId, journalRecords: this.calendar.store.length});
     return {...addr, url: this.url};

@@ -102,6 +102,12 @@ export class UnanchoredRounds {
     return {seqs, leaves, positions: positions.slice(0, m)};
   }
 
+  /** Whether `keep` accepts any round held (stops at the first). */
+  some(keep: (seq: number) => boolean): boolean {
+    for (let i = 0; i < this.n; i++) if (keep(this.seqs[i] as number)) return true;
+    return false;
+  }
+
   /** Whether any round held lies inside `ranges`. */
   anyIn(ranges: readonly SeqRange[]): boolean {
     for (let i = 0; i < this.n; i++) if (rangesInclude(ranges, this.seqs[i] as number)) return true;

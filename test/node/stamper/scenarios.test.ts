@@ -109,7 +109,7 @@ scenarios("should put a stamp back to waiting when a reorg before K removes its 
       return r.text === "Pending confirmation in Bitcoin blockchain" ? r.text : null;
     }, h.node);
     assert.ok(back);
-    assert.is(h.node.bitcoin?.stamper.status().waiting.length, 0);
+    assert.is(h.node.bitcoin?.stamper.report().waiting.length, 0);
 
     const [height] = await mining(h, () => expectProofs(h, [c]));
     assert.ok((height as number) > b1!.height, "the proof names the block of the new branch");
