@@ -11,6 +11,7 @@ import {decodeBlockHeader} from "../../../protocol/bitcoin/header.ts";
 import {bitcoinBranchOps} from "../../../protocol/ots/bitcoin.ts";
 import {bytesEqual, toHex} from "../../../protocol/ots/bytes.ts";
 import {applyOps} from "../../../protocol/ots/ops.ts";
+import {AnchorError, AnchorErrorCode} from "../../../node/anchor/errors.ts";
 import {TxWatcher} from "../../../node/anchor/tx-watcher.ts";
 import type {TxEvent, TxWatchStart} from "../../../node/anchor/tx-watcher.ts";
 import {PollingChainView} from "../../../node/bitcoin/chain-view.ts";
@@ -173,6 +174,39 @@ watcher("should stop reporting a cancelled watch, and need no block fetch for co
   r.chain.mine(3, MINER);
   await r.sync(signal);
   assert.is(fetched, 0, toHex(r.chain.tip().hash));
+}));
+
+watcher("should refuse, typed, a block that does not hold the transaction or its header's merkle root, and report it once the node answers right :: TX_NOT_IN_BLOCK, BLOCK_MERKLE_MISMATCH", withTimeout(15_000, async (signal) => {
+  const r = await rig();
+  await r.sync(signal);
+  const tx = donorSpend(r, new Uint8Array(32).fill(12));
+  const rec = r.record(tx.getHash());
+  await r.backend.sendRawTransaction(tx.toBuffer(), signal);
+  r.chain.mine(K, MINER);
+  const getBlock = r.backend.getBlock.bind(r.backend);
+  const codeOf = async (): Promise<string> => {
+    try {
+      await r.sync(signal);
+      return "none";
+    } catch (e) {
+      if (!(e instanceof AnchorError)) throw e;
+      return e.code;
+    }
+  };
+  let lie: "drop" | "swap" | null = "drop";
+  r.backend.getBlock = async (hash, s) => {
+    const b = await getBlock(hash, s);
+    if (lie === "drop" && rec.events.length > 0) return {...b, txids: b.txids.filter((t) => !bytesEqual(t, tx.getHash()))};
+    if (lie === "swap" && rec.events.length > 0) return {...b, txids: [...b.txids, b.txids[0]!]};
+    return b;
+  };
+  assert.is(await codeOf(), AnchorErrorCode.TX_NOT_IN_BLOCK);
+  assert.equal(rec.summary().map((x) => x.split("@")[0]), ["mined"], "still mined, not confirmed");
+  lie = "swap";
+  assert.is(await codeOf(), AnchorErrorCode.BLOCK_MERKLE_MISMATCH);
+  lie = null;
+  assert.is(await codeOf(), "none");
+  assert.equal(rec.summary().map((x) => x.split("@")[0]), ["mined", "confirmed"]);
 }));
 
 watcher.run();
