@@ -26,7 +26,7 @@
  */
 import {toDisplayHex} from "../../protocol/ots/bytes.ts";
 import type {BitcoinBackend} from "../bitcoin/backend.ts";
-import {PollingChainView} from "../bitcoin/chain-view.ts";
+import {defaultChainViewOptions, PollingChainView} from "../bitcoin/chain-view.ts";
 import type {BlockRef} from "../bitcoin/chain-view.ts";
 import {BitcoinError, BitcoinErrorCode, isTransientBitcoinError} from "../bitcoin/errors.ts";
 import type {FundingKey} from "../bitcoin/funding-key.ts";
@@ -101,7 +101,8 @@ export class AnchorEngine<D> extends Lifecycle {
     this.file = new AnchorStateFile(modules.stateDir, modules.description);
     this.view = new PollingChainView({pollIntervalMs: opts.pollIntervalMs}, {backend: modules.backend, logger: modules.logger});
     this.rebroadcaster = new Rebroadcaster({backend: modules.backend, logger: modules.logger});
-    this.watcher = new TxWatcher({...defaultTxWatcherOptions, confirmations: opts.confirmations}, {backend: modules.backend});
+    // The watcher checks as far back as the view remembers blocks to find reorgs in.
+    this.watcher = new TxWatcher({...defaultTxWatcherOptions, confirmations: opts.confirmations, reorgWindow: defaultChainViewOptions.maxReorgDepth}, {backend: modules.backend});
   }
 
   /**
