@@ -124,6 +124,8 @@ export class Stamper extends Lifecycle {
   /** Rounds whose stamp a deep reorg revoked; health stays red until they are stamped again. */
   private revoked: SeqRange[][] = [];
   private loaded = false;
+  /** Every journaled stamp is followed for deep reorgs (from the first load on). */
+  private followingStamps = false;
   private unsubscribe: (() => void) | null = null;
   /** Journal records below this seq have been read or heard of. */
   private seenTo = 0;
@@ -167,8 +169,9 @@ export class Stamper extends Lifecycle {
   async load(): Promise<void> {
     if (this.loaded) return;
     await this.engine.load();
-    for (const s of this.m.calendar.stamps.all()) this.followStamp(s);
-    await this.followRounds();
+    if (!this.followingStamps) for (const s of this.m.calendar.stamps.all()) this.followStamp(s);
+    this.followingStamps = true;
+    if (this.unsubscribe === null) await this.followRounds();
     this.loaded = true;
     this.updateGauges();
     const cycles = this.engine.cycles();
@@ -281,8 +284,7 @@ export class Stamper extends Lifecycle {
     let caughtUp = false;
     this.unsubscribe = calendar.onRound((seq, commitment) => {
       const leaf = nativeSha256(commitment);
-      this.seenTo = Math.max(this.seenTo, seq + 1);
-      if (caughtUp) this.unanchored.add([seq], leaf);
+      if (caughtUp) this.addRound(seq, leaf);
       else early.push({seq, leaf});
     });
     const from = this.seenTo;
@@ -291,11 +293,24 @@ export class Stamper extends Lifecycle {
       .uncoveredRanges()
       .filter((r) => r.from < end && r.to > from)
       .map((r) => (r.from >= from ? r : {from, to: r.to}));
-    const {seqs, leaves} = await calendar.readRoundLeaves(ranges);
-    this.unanchored.add(seqs, leaves);
+    let read: {seqs: Float64Array; leaves: Uint8Array};
+    try {
+      read = await calendar.readRoundLeaves(ranges);
+    } catch (e) {
+      // Not caught up: the next try starts over.
+      this.unsubscribe();
+      this.unsubscribe = null;
+      throw e;
+    }
+    this.unanchored.add(read.seqs, read.leaves);
     caughtUp = true;
     this.seenTo = Math.max(this.seenTo, end);
-    for (const e of early) if (e.seq >= end) this.unanchored.add([e.seq], e.leaf);
+    for (const e of early) if (e.seq >= end) this.addRound(e.seq, e.leaf);
+  }
+
+  private addRound(seq: number, leaf: Uint8Array): void {
+    this.unanchored.add([seq], leaf);
+    this.seenTo = Math.max(this.seenTo, seq + 1);
   }
 
   /** Every unanchored round none of `others` may still confirm, in order. */

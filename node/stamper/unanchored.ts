@@ -13,6 +13,7 @@ import {rangesInclude} from "../../protocol/journal/stamp.ts";
 /** A subset of the unanchored rounds, in order, with where each sits in the whole. */
 export type RoundSelection = {seqs: Float64Array; leaves: Uint8Array; positions: Int32Array};
 
+/** The unanchored rounds, in journal order (see the module comment). */
 export class UnanchoredRounds {
   private seqs = new Float64Array(1024);
   private leaves = new Uint8Array(1024 * 32);
