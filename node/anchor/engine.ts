@@ -53,7 +53,7 @@ export type AnchorModules<D> = {
   fundingKey: () => FundingKey | null;
   client: AnchorClient<D>;
   /** How the client's descriptions are stored. */
-  description: DescriptionCodec<D>;
+  descriptionCodec: DescriptionCodec<D>;
   /** Where the state file lives (created on the first save). */
   stateDir: string;
   logger: Logger;
@@ -98,7 +98,7 @@ export class AnchorEngine<D> extends Lifecycle {
     this.opts = opts;
     this.m = modules;
     this.logger = modules.logger;
-    this.file = new AnchorStateFile(modules.stateDir, modules.description);
+    this.file = new AnchorStateFile(modules.stateDir, modules.descriptionCodec);
     this.view = new PollingChainView({pollIntervalMs: opts.pollIntervalMs}, {backend: modules.backend, logger: modules.logger});
     this.rebroadcaster = new Rebroadcaster({backend: modules.backend, logger: modules.logger});
     // The watcher checks as far back as the view remembers blocks to find reorgs in.

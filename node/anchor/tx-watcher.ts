@@ -92,10 +92,10 @@ class Watched implements TxWatch {
   sinceHeight: number | null;
   cancelled = false;
   readonly onEvent: TxEventHandler;
-  private readonly owner: TxWatcher;
+  private readonly forget: (w: Watched) => void;
 
-  constructor(owner: TxWatcher, txid: Uint8Array, start: TxWatchStart, onEvent: TxEventHandler) {
-    this.owner = owner;
+  constructor(txid: Uint8Array, start: TxWatchStart, onEvent: TxEventHandler, forget: (w: Watched) => void) {
+    this.forget = forget;
     this.txid = txid;
     this.txidHex = toHex(txid);
     this.state = start.state;
@@ -105,7 +105,7 @@ class Watched implements TxWatch {
   }
 
   cancel(): void {
-    this.owner.remove(this);
+    this.forget(this);
   }
 }
 
@@ -140,7 +140,7 @@ export class TxWatcher {
    * blocks still to come.
    */
   watch(txid: Uint8Array, onEvent: TxEventHandler, start: TxWatchStart = {state: "waiting"}): TxWatch {
-    const w = new Watched(this, txid, start, onEvent);
+    const w = new Watched(txid, start, onEvent, (x) => this.remove(x));
     this.all.add(w);
     if (w.state === "waiting") this.waiting.add(w);
     else this.place(w);
@@ -155,8 +155,7 @@ export class TxWatcher {
     for (const w of this.all) this.unchecked.add(w);
   }
 
-  /** Internal: forget `w` (TxWatch.cancel). */
-  remove(w: Watched): void {
+  private remove(w: Watched): void {
     w.cancelled = true;
     this.all.delete(w);
     this.waiting.delete(w);

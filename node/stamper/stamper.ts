@@ -139,7 +139,7 @@ export class Stamper extends Lifecycle {
     this.engine = new AnchorEngine(opts, {
       backend: modules.backend,
       fundingKey: modules.fundingKey,
-      description: stampDescriptionCodec,
+      descriptionCodec: stampDescriptionCodec,
       stateDir: join(modules.dataDir, STAMPER_DIR),
       logger: modules.logger,
       clock: modules.clock,

@@ -120,7 +120,7 @@ function build(sim: SimulatedSetup, key: FundingKey, stateDir: string, root: Uin
     backend: sim.backend,
     fundingKey: () => key,
     client,
-    description: labelCodec,
+    descriptionCodec: labelCodec,
     stateDir,
     logger: nullLogger,
     clock: sim.clock,
