@@ -214,7 +214,7 @@ async function assemble(opts: NodeOptions, modules: NodeModules, identity: Ident
     const aggregator = new Aggregator(opts.aggregator, {sink, logger: logger.child({module: "aggregator"}), metrics, clock});
     const started = clock.now();
     const status = (): StatusInfo => {
-      const stamper = bitcoin ? bitcoin.stamper.status() : null;
+      const stamper = bitcoin ? bitcoin.stamper.report() : null;
       return {
         version,
         calendarId: identity.peerId,

@@ -10,10 +10,15 @@
  * it as disconnected (tip first) and the node's blocks above it as connected
  * (ascending). A node that goes away (down, warming up, timing out) is retried
  * every poll without crashing; the view resumes where it was.
+ *
+ * Either it polls by itself (`start()`, the one Service lifecycle of
+ * node/lifecycle.ts), or its owner calls `pollNow()` from its own loop, as the
+ * anchoring engine does so that its decisions never race a poll.
  */
 import {bytesEqual, hashToDisplayHex} from "../../protocol/bitcoin/hash.ts";
 import type {BitcoinBackend} from "./backend.ts";
 import {isTransientBitcoinError} from "./errors.ts";
+import {Lifecycle, runEvery} from "../lifecycle.ts";
 import {nullLogger, type Logger} from "../logger.ts";
 
 /** A block by hash and height. */
@@ -45,8 +50,7 @@ export const defaultChainViewOptions: ChainViewOptions = {pollIntervalMs: 1000, 
 export type ChainViewModules = {backend: BitcoinBackend; logger?: Logger};
 
 /** Polling chain view (see the module comment). */
-export class PollingChainView {
-  status: "stopped" | "starting" | "started" | "stopping" = "stopped";
+export class PollingChainView extends Lifecycle {
   private readonly opts: ChainViewOptions;
   private readonly backend: BitcoinBackend;
   private readonly logger: Logger;
@@ -54,12 +58,12 @@ export class PollingChainView {
   /** height → hash of the blocks we consider active (the last `maxReorgDepth`). */
   private readonly known = new Map<number, Uint8Array>();
   private tipRef: BlockRef | null = null;
-  private controller: AbortController | null = null;
   private loop: Promise<void> | null = null;
   private polling: Promise<ChainUpdate | null> | null = null;
   private failing = false;
 
   constructor(opts: Partial<ChainViewOptions>, modules: ChainViewModules) {
+    super();
     this.opts = {...defaultChainViewOptions, ...opts};
     this.backend = modules.backend;
     this.logger = modules.logger ?? nullLogger;
@@ -76,38 +80,15 @@ export class PollingChainView {
     return this.tipRef;
   }
 
-  /** Starts the poll loop (the first poll only sets the baseline). Idempotent. */
-  start(): void {
-    if (this.status !== "stopped") return;
-    this.status = "started";
-    const controller = new AbortController();
-    this.controller = controller;
-    this.loop = this.run(controller.signal);
+  /** Runs the poll loop until stopped (the first poll only sets the baseline). */
+  protected async onStart(signal: AbortSignal): Promise<void> {
+    // pollNow logs its failures; the loop must survive any backend failure.
+    this.loop = runEvery(this.opts.pollIntervalMs, signal, (s) => this.pollNow(s).then(() => {}), {onError: () => {}});
   }
 
-  /** Stops the loop and waits for it. Idempotent. */
-  async stop(): Promise<void> {
-    if (this.status !== "started") return;
-    this.status = "stopping";
-    this.controller?.abort();
+  protected async onStop(): Promise<void> {
     await this.loop;
     this.loop = null;
-    this.controller = null;
-    this.status = "stopped";
-  }
-
-  private async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.pollNow(signal);
-      } catch {
-        // pollNow logs; the loop must survive any backend failure.
-      }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, this.opts.pollIntervalMs);
-        signal.addEventListener("abort", () => { clearTimeout(t); resolve(); }, {once: true});
-      });
-    }
   }
 
   /**

@@ -8,15 +8,21 @@
  * a background loop that records the last error instead of failing start-up.
  * The funding key belongs to a chain (its address prefix does), so it is
  * loaded once the backend has said which chain it is on.
+ *
+ * Its loop runs on the one Service lifecycle (node/lifecycle.ts): start and
+ * stop are idempotent and restartable, each run with its own signal.
  */
 import type {BitcoinBackend} from "./backend.ts";
 import {BitcoinError} from "./errors.ts";
 import {loadOrCreateFundingKey} from "./funding-key.ts";
 import type {FundingKey} from "./funding-key.ts";
 import type {ChainName} from "./address.ts";
+import {Lifecycle, runEvery} from "../lifecycle.ts";
+import type {LifecycleStatus} from "../lifecycle.ts";
 import type {Logger} from "../logger.ts";
 import {hashToDisplayHex} from "../../protocol/bitcoin/hash.ts";
 
+/** Options (plain data). */
 export type FundingWatchOptions = {
   dataDir: string;
   /** How often to refresh, ms. */
@@ -25,8 +31,10 @@ export type FundingWatchOptions = {
   timeoutMs: number;
 };
 
+/** Defaults (the data dir has none). */
 export const defaultFundingWatchOptions: Omit<FundingWatchOptions, "dataDir"> = {pollIntervalMs: 10_000, timeoutMs: 30_000};
 
+/** Dependencies. */
 export type FundingWatchModules = {backend: BitcoinBackend; logger: Logger};
 
 /** What the status page shows about Bitcoin. */
@@ -45,14 +53,45 @@ export type BitcoinStatus = {
 
 const CHAINS: readonly string[] = ["main", "test", "testnet4", "signet", "regtest"];
 
+/**
+ * The refresh loop. A part of its own rather than FundingWatch's base class
+ * only because FundingWatch's `status` is the Bitcoin status callers read
+ * (node/devnet.ts among them), which a Lifecycle's `status` would shadow.
+ */
+class RefreshLoop extends Lifecycle {
+  private readonly intervalMs: number;
+  private readonly refresh: () => Promise<void>;
+  private loop: Promise<void> | null = null;
+
+  constructor(intervalMs: number, refresh: () => Promise<void>) {
+    super();
+    this.intervalMs = intervalMs;
+    this.refresh = refresh;
+  }
+
+  /** The current run's signal (aborted while stopped). */
+  get runSignal(): AbortSignal {
+    return this.signal;
+  }
+
+  protected async onStart(signal: AbortSignal): Promise<void> {
+    this.loop = runEvery(this.intervalMs, signal, () => this.refresh());
+  }
+
+  protected async onStop(): Promise<void> {
+    await this.loop;
+    this.loop = null;
+  }
+}
+
+/** The Bitcoin backend and stamping funds as the status page shows them (see the module comment). */
 export class FundingWatch {
   private readonly opts: FundingWatchOptions;
   private readonly backend: BitcoinBackend;
   private readonly logger: Logger;
-  private readonly controller = new AbortController();
+  private readonly loop: RefreshLoop;
   private key: FundingKey | null = null;
   private imported = false;
-  private loop: Promise<void> | null = null;
   /** Refreshes run one after another: two at once would race to create Core's wallet. */
   private queue: Promise<void> = Promise.resolve();
   private state: BitcoinStatus;
@@ -62,8 +101,10 @@ export class FundingWatch {
     this.backend = modules.backend;
     this.logger = modules.logger;
     this.state = {backend: modules.backend.kind, chain: null, height: null, bestBlock: null, address: null, descriptor: null, balanceSats: null, error: "not checked yet"};
+    this.loop = new RefreshLoop(opts.pollIntervalMs, () => this.refresh());
   }
 
+  /** The last refresh's view of Bitcoin. */
   get status(): BitcoinStatus {
     return {...this.state};
   }
@@ -80,7 +121,11 @@ export class FundingWatch {
   }
 
   private async refreshNow(): Promise<void> {
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.opts.timeoutMs)]);
+    // While the loop runs, stop() cuts a refresh short; outside a run (before
+    // the first start, in tests and the devnet) only the time limit bounds it.
+    const running = this.loop.status === "starting" || this.loop.status === "started";
+    const run = running ? this.loop.runSignal : null;
+    const signal = run ? AbortSignal.any([run, AbortSignal.timeout(this.opts.timeoutMs)]) : AbortSignal.timeout(this.opts.timeoutMs);
     try {
       const info = await this.backend.getChainInfo(signal);
       if (!CHAINS.includes(info.chain)) throw new Error(`unknown chain '${info.chain}'`);
@@ -107,28 +152,25 @@ export class FundingWatch {
       };
       if (wasDown) this.logger.info("bitcoin backend reachable", {backend: this.backend.kind, chain: info.chain, height: info.height});
     } catch (e) {
-      if (this.controller.signal.aborted) return;
+      if (run?.aborted) return;
       const message = e instanceof BitcoinError ? `${e.code}: ${e.message}` : (e as Error).message;
       if (this.state.error !== message) this.logger.warn("bitcoin backend unavailable", {backend: this.backend.kind, error: message});
       this.state = {...this.state, error: message};
     }
   }
 
-  start(): void {
-    if (this.loop) return;
-    this.loop = (async () => {
-      while (!this.controller.signal.aborted) {
-        await this.refresh();
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, this.opts.pollIntervalMs);
-          this.controller.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), {once: true});
-        });
-      }
-    })();
+  /** Whether the refresh loop runs. */
+  get loopStatus(): LifecycleStatus {
+    return this.loop.status;
   }
 
-  async stop(): Promise<void> {
-    this.controller.abort();
-    await this.loop;
+  /** Start refreshing every `pollIntervalMs` (the first at once). Idempotent. */
+  start(): Promise<void> {
+    return this.loop.start();
+  }
+
+  /** Stop refreshing and wait for the refresh in progress. Idempotent; `start()` may follow. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

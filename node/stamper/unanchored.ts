@@ -13,6 +13,7 @@ import {rangesInclude} from "../../protocol/journal/stamp.ts";
 /** A subset of the unanchored rounds, in order, with where each sits in the whole. */
 export type RoundSelection = {seqs: Float64Array; leaves: Uint8Array; positions: Int32Array};
 
+/** The unanchored rounds, in journal order (see the module comment). */
 export class UnanchoredRounds {
   private seqs = new Float64Array(1024);
   private leaves = new Uint8Array(1024 * 32);
@@ -100,6 +101,12 @@ export class UnanchoredRounds {
       leaves.set(this.leaves.subarray(p * 32, p * 32 + 32), j * 32);
     }
     return {seqs, leaves, positions: positions.slice(0, m)};
+  }
+
+  /** Whether `keep` accepts any round held (stops at the first). */
+  some(keep: (seq: number) => boolean): boolean {
+    for (let i = 0; i < this.n; i++) if (keep(this.seqs[i] as number)) return true;
+    return false;
   }
 
   /** Whether any round held lies inside `ranges`. */

@@ -19,7 +19,7 @@ import {systemClock} from "../../../node/clock.ts";
 import {createPinoLogger} from "../../../node/logger.ts";
 import {CalendarNode} from "../../../node/node.ts";
 import {defaultNodeOptions} from "../../../node/options.ts";
-import {defaultFeeScheduleOptions} from "../../../node/stamper/fee-schedule.ts";
+import {defaultFeeScheduleOptions} from "../../../node/anchor/fee-schedule.ts";
 import type {StamperPhase} from "../../../node/stamper/stamper.ts";
 
 /** What the test passes as the only argument (JSON). */

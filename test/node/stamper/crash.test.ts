@@ -150,7 +150,8 @@ function ourConfirmed(chain: SimulatedChain, script: Uint8Array, from: number): 
 
 // --- what the node left on disk --------------------------------------------------------
 
-type SavedState = {cycles: Array<{mined: unknown; versions: Array<{txid: string; leaves: number; height: number}>}>};
+/** The state file as saved (format version 2: the calendar's leaf count is in each version's description). */
+type SavedState = {cycles: Array<{mined: unknown; versions: Array<{txid: string; description: {leaves: number}; height: number}>}>};
 
 async function readState(dataDir: string): Promise<SavedState | null> {
   try {
@@ -204,7 +205,7 @@ type Case = {phase: StamperPhase; replacement: boolean; mineWhileDown: boolean; 
 function checkAtKill(c: Case, before: number, state: SavedState | null, mempool: string[], confirmed: string[]): void {
   const saved = savedTxids(state);
   const versions = saved.flat();
-  const leaves = (state?.cycles ?? []).flatMap((x) => x.versions.map((y) => y.leaves));
+  const leaves = (state?.cycles ?? []).flatMap((x) => x.versions.map((y) => y.description.leaves));
   // Earlier versions have the early digests; the replacement built after the late ones has those too.
   const expectLeaves = [...Array.from({length: before}, () => DIGESTS), c.replacement ? DIGESTS + LATE_DIGESTS : DIGESTS];
   const at = `${c.title}: state ${JSON.stringify(saved)} leaves ${JSON.stringify(leaves)}, mempool ${JSON.stringify(mempool)}, confirmed ${JSON.stringify(confirmed)}`;

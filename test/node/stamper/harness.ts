@@ -134,7 +134,7 @@ export async function until<T>(what: string, ms: number, check: () => Promise<T 
 
 /** The node's unconfirmed versions (from its status), oldest first. */
 export function inFlightVersions(node: CalendarNode): Array<{txid: string; feeRate: number; feeSats: number; leaves: number}> {
-  return node.bitcoin?.stamper.status().inFlight.flatMap((c) => c.versions) ?? [];
+  return node.bitcoin?.stamper.report().inFlight.flatMap((c) => c.versions) ?? [];
 }
 
 /** Wait until the node has broadcast at least `n` versions of its current transaction; returns their display txids. */

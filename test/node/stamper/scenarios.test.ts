@@ -7,7 +7,7 @@
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {randomBytes} from "node:crypto";
-import {rm} from "node:fs/promises";
+import {readFile, rm, writeFile} from "node:fs/promises";
 import {join} from "node:path";
 import {decodeBlockHeader} from "../../../protocol/bitcoin/header.ts";
 import {bytesEqual} from "../../../protocol/ots/bytes.ts";
@@ -104,12 +104,16 @@ scenarios("should put a stamp back to waiting when a reorg before K removes its 
     // Reorg one block away with an empty replacement branch: the tx returns to the mempool.
     h.chain.reorg(1, 2, MINER, {includeMempool: false});
     assert.ok(h.chain.mempoolEntry(txid as string), "the stamp is back in the mempool");
-    const back = await until("back to pending", 10_000, async () => {
+    await until("back to pending", 10_000, async () => {
       const r = await fetchTimestamp(h.url, c);
       return r.text === "Pending confirmation in Bitcoin blockchain" ? r.text : null;
     }, h.node);
-    assert.ok(back);
-    assert.is(h.node.bitcoin?.stamper.status().waiting.length, 0);
+    // Waiting for a block again with the same transaction: neither forgotten nor replaced by a new one.
+    assert.is(h.node.bitcoin?.stamper.report().waiting.length, 0);
+    assert.equal(inFlightVersions(h.node).map((v) => v.txid), [txid], "the same transaction in flight again");
+    const pending = await statusJson(h.url);
+    assert.is(pending.pending_commitments, 0, "the commitment is still in a transaction");
+    assert.is(pending.unanchored_commitments, 1);
 
     const [height] = await mining(h, () => expectProofs(h, [c]));
     assert.ok((height as number) > b1!.height, "the proof names the block of the new branch");
@@ -260,8 +264,8 @@ scenarios("should raise the feerate on every block to the maximum by the deadlin
       const r = await healthz(h.url);
       return r.text.includes("fee limit") ? r.text : null;
     }, h.node);
-    assert.ok(warned);
     assert.is(inFlightVersions(h.node).length, 5);
+    assert.match(warned, new RegExp(`^degraded: stamp ${inFlightVersions(h.node)[4]!.txid} waits at the fee limit \\(\\d+\\.\\d\\d sat/vB, \\d+ sats\\)`), "names the newest version, its feerate and fee");
     const mempool = inFlightVersions(h.node).filter((v) => h.chain.mempoolEntry(v.txid) !== null);
     assert.is(mempool.length, 1, "only the newest version is in the mempool");
   } finally {
@@ -284,6 +288,49 @@ scenarios("should serve the same proofs after a restart, rebuilt from the journa
     const rebuilt = await Promise.all(cs.map((c) => fetchTimestamp(h.url, c)));
     for (const [i, r] of rebuilt.entries()) assert.equal(r.body, before[i]?.body, `proof ${i} after an index rebuild`);
     assert.is((await healthz(h.url)).text, "ok");
+  } finally {
+    await h.close();
+  }
+}));
+
+/** Rewrite a stopped node's state.json as otsfed's version-1 writer would have written it. */
+async function downgradeStateFile(dataDir: string): Promise<void> {
+  const path = join(dataDir, "stamper", "state.json");
+  type V2 = {version: number; cycles: Array<{versions: Array<Record<string, unknown> & {description: {ranges: unknown; leaves: unknown}}>}>};
+  const json = JSON.parse(await readFile(path, "utf8")) as V2;
+  const v1 = {
+    ...json,
+    version: 1,
+    cycles: json.cycles.map((c) => ({
+      ...c,
+      versions: c.versions.map(({description, ...v}) => ({txid: v.txid, tx: v.tx, root: v.root, ranges: description.ranges, leaves: description.leaves, feeRate: v.feeRate, feeSats: v.feeSats, vsize: v.vsize, height: v.height, timeMs: v.timeMs})),
+    })),
+  };
+  await writeFile(path, JSON.stringify(v1, null, 1) + "\n");
+}
+
+scenarios("should confirm the stamp in flight across an upgrade from a version-1 state file, losing nothing :: v1 state.json, unconfirmed stamp", withTimeout(60_000, async () => {
+  // Funded only once both are in, so that one transaction covers them.
+  const h = await startHarness({stamper: {confirmations: 2}, fundSats: null});
+  try {
+    const cs = [await submit(h.url, digest()), await submit(h.url, digest())];
+    h.fund(1_000_000n);
+    const [txid] = await waitForVersions(h, 1);
+    assert.is(inFlightVersions(h.node)[0]?.leaves, 2);
+    // An operator running the old otsfed stops it with this stamp unconfirmed, and upgrades.
+    await h.node.stop();
+    const dataDir = join(h.dir, "data");
+    await downgradeStateFile(dataDir);
+    await h.restart();
+    assert.equal(inFlightVersions(h.node).map((v) => [v.txid, v.leaves]), [[txid, 2]], "the version-1 cycle is the one in flight");
+    const heights = await mining(h, () => expectProofs(h, cs));
+    const block = h.chain.blockAt(heights[0] as number);
+    assert.ok(block?.txs.some((t) => t.getId() === txid), "proved by the transaction broadcast before the upgrade");
+    assert.is(heights[1], heights[0]);
+    const s = await statusJson(h.url);
+    assert.equal((s.transactions as Array<{txid: string}>).map((t) => t.txid), [txid], "one stamp journaled, no second spend");
+    const saved = JSON.parse(await readFile(join(dataDir, "stamper", "state.json"), "utf8")) as {version: number};
+    assert.is(saved.version, 2, "rewritten as version 2");
   } finally {
     await h.close();
   }

@@ -1,22 +1,37 @@
+/**
+ * The stamper's state file: the engine's state file (format version 2) with
+ * the calendar's descriptions (journal ranges, leaf count), and the version-1
+ * files earlier otsfed wrote (fixtures/state-v1.json is sampleState() as the
+ * version-1 writer saved it), read as they were and rewritten as version 2.
+ */
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {mkdir, open, readdir, readFile, stat, writeFile} from "node:fs/promises";
 import {join} from "node:path";
 import {sha256} from "../../../protocol/ots/hashes.ts";
-import {emptyStamperState, STATE_FILE, StamperStateError, StamperStateErrorCode, StamperStateFile, STAMPER_DIR} from "../../../node/stamper/state-file.ts";
-import type {StampCycle, StamperState, StampVersion} from "../../../node/stamper/state-file.ts";
+import {AnchorError, AnchorErrorCode} from "../../../node/anchor/errors.ts";
+import {emptyAnchorState, STATE_FILE} from "../../../node/anchor/state-file.ts";
+import type {AnchorCycle, AnchorState, AnchorVersion} from "../../../node/anchor/state-file.ts";
+import {STAMPER_DIR, stamperStateFile} from "../../../node/stamper/state-file.ts";
+import type {StampDescription} from "../../../node/stamper/state-file.ts";
 import {withTimeout} from "../../support/timeout.ts";
 import {removeDir, tempDir} from "../calendar/support.ts";
 
 const h = (s: string): Uint8Array => sha256(new TextEncoder().encode(s));
+
+type StampVersion = AnchorVersion<StampDescription>;
+type StampCycle = AnchorCycle<StampDescription>;
+type StamperState = AnchorState<StampDescription>;
+
+/** sampleState() as otsfed's version-1 writer saved it. */
+const V1_FIXTURE = new URL("./fixtures/state-v1.json", import.meta.url);
 
 function version(tag: string, ranges: Array<[number, number]>, i: number): StampVersion {
   return {
     txid: h(`${tag} txid ${i}`),
     tx: Uint8Array.from({length: 200 + i}, (_, k) => (k * 7 + i) & 0xff),
     root: h(`${tag} root ${i}`),
-    ranges: ranges.map(([from, to]) => ({from, to})),
-    leaves: ranges.reduce((n, [a, b]) => n + b - a, 0),
+    description: {ranges: ranges.map(([from, to]) => ({from, to})), leaves: ranges.reduce((n, [a, b]) => n + b - a, 0)},
     feeRate: 2.5 + i * 1.25,
     feeSats: 9_007_199_254_740_993n + BigInt(i), // past 2^53: must survive as an exact bigint
     vsize: 153,
@@ -67,10 +82,10 @@ async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 // ---
-const roundTrip = suite("node/stamper/state-file StamperStateFile round trip");
+const roundTrip = suite("node/stamper/state-file stamperStateFile round trip");
 
 roundTrip("should give back exactly what was saved :: several cycles and versions", withTimeout(10_000, () => withDir(async (dir) => {
-  const file = new StamperStateFile(dir);
+  const file = stamperStateFile(dir);
   assert.is(file.path, join(dir, STAMPER_DIR, STATE_FILE));
   const state = sampleState();
   await file.save(state);
@@ -78,7 +93,7 @@ roundTrip("should give back exactly what was saved :: several cycles and version
   assert.equal(loaded, state);
   assert.is(typeof loaded.cycles[0]?.input.valueSats, "bigint");
   assert.is(loaded.cycles[1]?.versions[2]?.feeSats, 9_007_199_254_740_995n, "amounts past 2^53 are exact");
-  assert.equal(loaded.cycles[1]?.versions[2]?.ranges, [{from: 21, to: 35}, {from: 40, to: 1_000_000}]);
+  assert.equal(loaded.cycles[1]?.versions[2]?.description.ranges, [{from: 21, to: 35}, {from: 40, to: 1_000_000}]);
   assert.equal(loaded.cycles[0]?.mined, {version: 1, blockHash: h("block 839991"), height: 839_991});
   assert.is(loaded.cycles[1]?.mined, null);
   // Saving what was loaded writes the same bytes: one encoding per state.
@@ -88,31 +103,32 @@ roundTrip("should give back exactly what was saved :: several cycles and version
 })));
 
 roundTrip("should give an empty state when there is no file :: missing", withTimeout(10_000, () => withDir(async (dir) => {
-  const file = new StamperStateFile(dir);
-  assert.equal(await file.load(), emptyStamperState());
-  assert.equal(emptyStamperState(), {nextCycleId: 1, lastCycleStartMs: 0, cycles: []});
+  const file = stamperStateFile(dir);
+  assert.equal(await file.load(), emptyAnchorState());
+  assert.equal(emptyAnchorState(), {nextCycleId: 1, lastCycleStartMs: 0, cycles: []});
   // Nothing was created by loading.
   assert.equal(await readdir(dir), []);
-  await file.save(emptyStamperState());
-  assert.equal(await file.load(), emptyStamperState());
+  await file.save(emptyAnchorState());
+  assert.equal(await file.load(), emptyAnchorState());
 })));
 
 roundTrip("should write inspectable JSON with the amounts as decimal strings :: format", withTimeout(10_000, () => withDir(async (dir) => {
-  const file = new StamperStateFile(dir);
+  const file = stamperStateFile(dir);
   await file.save(sampleState());
   const json = JSON.parse(await readFile(file.path, "utf8")) as Record<string, unknown> & {cycles: Array<Record<string, unknown> & {versions: Array<Record<string, unknown>>}>};
   assert.is(json.format, "otsfed-stamper-state");
-  assert.is(json.version, 1);
+  assert.is(json.version, 2);
   assert.is(json.cycles[1]?.versions[2]?.feeSats, "9007199254740995");
-  assert.equal(json.cycles[1]?.versions[2]?.ranges, [[21, 35], [40, 1_000_000]]);
+  assert.equal(json.cycles[1]?.versions[2]?.description, {ranges: [[21, 35], [40, 1_000_000]], leaves: 999_974});
+  assert.is(json.cycles[1]?.versions[2]?.ranges, undefined, "the calendar's fields live in the description");
   assert.is(json.cycles[0]?.versions[0]?.txid, Buffer.from(h("c7 txid 0")).toString("hex"));
 })));
 
 // ---
-const atomic = suite("node/stamper/state-file StamperStateFile atomic write");
+const atomic = suite("node/stamper/state-file stamperStateFile atomic write");
 
 atomic("should ignore a leftover state.json.tmp and replace the file, not rewrite it in place :: crash leftovers", withTimeout(10_000, () => withDir(async (dir) => {
-  const file = new StamperStateFile(dir);
+  const file = stamperStateFile(dir);
   const first = sampleState();
   await file.save(first);
   // A crash between writing the temporary file and renaming it leaves this behind.
@@ -139,13 +155,13 @@ atomic("should ignore a leftover state.json.tmp and replace the file, not rewrit
 atomic("should create the stamper directory on first save :: mkdir", withTimeout(10_000, () => withDir(async (dir) => {
   const nested = join(dir, "data");
   await mkdir(nested);
-  const file = new StamperStateFile(nested);
+  const file = stamperStateFile(nested);
   await file.save(sampleState());
   assert.equal(await readdir(join(nested, STAMPER_DIR)), [STATE_FILE]);
 })));
 
 // ---
-const damage = suite("node/stamper/state-file StamperStateFile damage");
+const damage = suite("node/stamper/state-file stamperStateFile damage");
 
 const DELETE = Symbol("delete");
 
@@ -159,8 +175,12 @@ function editJson(json: unknown, at: ReadonlyArray<string | number>, to: (old: u
   else node[last] = v;
 }
 
-/** Each case damages a good saved file; the error must name the file and (where there is one) the field. */
-const cases: Array<{name: string; raw?: string | Uint8Array; at?: Array<string | number>; to?: (old: unknown) => unknown; field: RegExp}> = [
+/**
+ * Each case damages a good saved file; the error must name the file and
+ * (where there is one) the field. `at` and `field` name version 1's layout;
+ * `v2: false` cases make sense in one layout only.
+ */
+const cases: Array<{name: string; raw?: string | Uint8Array; at?: Array<string | number>; to?: (old: unknown) => unknown; field: RegExp; v1?: boolean; v2?: boolean}> = [
   {name: "not JSON", raw: "{\"format\": ", field: /not JSON/},
   {name: "not UTF-8", raw: Uint8Array.of(0x7b, 0xff, 0x7d), field: /not JSON/},
   {name: "empty file", raw: "", field: /not JSON/},
@@ -168,7 +188,7 @@ const cases: Array<{name: string; raw?: string | Uint8Array; at?: Array<string |
   {name: "null at the top", raw: "null", field: /state is not an object/},
   {name: "wrong format", at: ["format"], to: () => "otsd-state", field: /not an otsfed-stamper-state file/},
   {name: "no format", at: ["format"], to: () => DELETE, field: /not an otsfed-stamper-state file/},
-  {name: "newer version", at: ["version"], to: () => 2, field: /format version 2, this otsfed reads 1/},
+  {name: "newer version", at: ["version"], to: () => 3, field: /format version 3, this otsfed reads 1 and 2/},
   {name: "version as a string", at: ["version"], to: () => "1", field: /format version 1/},
   {name: "nextCycleId negative", at: ["nextCycleId"], to: () => -1, field: /state\.nextCycleId is not a non-negative integer/},
   {name: "lastCycleStartMs fractional", at: ["lastCycleStartMs"], to: () => 1.5, field: /state\.lastCycleStartMs is not a non-negative integer/},
@@ -216,44 +236,88 @@ const cases: Array<{name: string; raw?: string | Uint8Array; at?: Array<string |
   {name: "mined height negative", at: ["cycles", 0, "mined", "height"], to: () => -1, field: /cycles\[0\]\.mined\.height is not a non-negative integer/},
   {name: "mined missing (not null)", at: ["cycles", 1, "mined"], to: () => DELETE, field: /cycles\[1\]\.mined is not an object/},
   {name: "mined a string", at: ["cycles", 1, "mined"], to: () => "no", field: /cycles\[1\]\.mined is not an object/},
+  {name: "description missing", at: ["cycles", 0, "versions", 1, "description"], to: () => DELETE, field: /cycles\[0\]\.versions\[1\]\.description is not an object/, v1: false},
+  {name: "description a list", at: ["cycles", 0, "versions", 1, "description"], to: () => [[0, 10]], field: /cycles\[0\]\.versions\[1\]\.description is not an object/, v1: false},
 ];
 
+/** Where version 2 keeps what version 1 had on the version itself. */
+function inV2(at: Array<string | number>): Array<string | number> {
+  const i = at.findIndex((k) => k === "ranges" || k === "leaves");
+  return i > 0 && at[i - 2] === "versions" ? [...at.slice(0, i), "description", ...at.slice(i)] : at;
+}
+
+function fieldInV2(field: RegExp): RegExp {
+  return new RegExp(field.source.replace(/(versions\\\[\d\\\])\\\.(ranges|leaves)/, "$1\\.description\\.$2"));
+}
+
+async function expectRefusal(dir: string, name: string, field: RegExp): Promise<void> {
+  const file = stamperStateFile(dir);
+  try {
+    await file.load();
+    assert.unreachable(`${name}: loaded`);
+  } catch (e) {
+    if (!(e instanceof AnchorError)) throw e;
+    assert.is(e.code, AnchorErrorCode.BAD_STATE);
+    assert.is(e.name, "AnchorError");
+    assert.equal(e.type, {code: AnchorErrorCode.BAD_STATE, path: file.path});
+    assert.ok(e.message.startsWith(`${file.path}: `), `names the file: ${e.message}`);
+    assert.match(e.message, field, `names the field: ${e.message}`);
+    assert.match(e.message, /refusing to start/);
+  }
+}
+
 for (const c of cases) {
-  damage(`should refuse the file naming it and the field :: ${c.name}`, withTimeout(10_000, () => withDir(async (dir) => {
-    const file = new StamperStateFile(dir);
-    await file.save(sampleState());
-    if (c.raw !== undefined) await writeFile(file.path, c.raw);
-    else {
-      const j: unknown = JSON.parse(await readFile(file.path, "utf8"));
-      editJson(j, c.at ?? [], c.to ?? ((old) => old));
-      await writeFile(file.path, JSON.stringify(j));
-    }
-    try {
-      await file.load();
-      assert.unreachable(`${c.name}: loaded`);
-    } catch (e) {
-      if (!(e instanceof StamperStateError)) throw e;
-      assert.is(e.code, StamperStateErrorCode.BAD_STATE);
-      assert.is(e.name, "StamperStateError");
-      assert.ok(e.message.startsWith(`${file.path}: `), `names the file: ${e.message}`);
-      assert.match(e.message, c.field, `names the field: ${e.message}`);
-      assert.match(e.message, /refusing to start/);
-    }
-  })));
+  for (const layout of ["v1", "v2"] as const) {
+    if (c[layout] === false) continue;
+    damage(`should refuse the file naming it and the field :: ${c.name} (${layout})`, withTimeout(10_000, () => withDir(async (dir) => {
+      const file = stamperStateFile(dir);
+      if (layout === "v2") await file.save(sampleState());
+      else {
+        await mkdir(join(dir, STAMPER_DIR), {recursive: true});
+        await writeFile(file.path, await readFile(V1_FIXTURE));
+      }
+      if (c.raw !== undefined) await writeFile(file.path, c.raw);
+      else {
+        const j: unknown = JSON.parse(await readFile(file.path, "utf8"));
+        editJson(j, layout === "v2" ? inV2(c.at ?? []) : (c.at ?? []), c.to ?? ((old) => old));
+        await writeFile(file.path, JSON.stringify(j));
+      }
+      await expectRefusal(dir, c.name, layout === "v2" ? fieldInV2(c.field) : c.field);
+    })));
+  }
 }
 
 damage("should accept every field at its edge :: limits", withTimeout(10_000, () => withDir(async (dir) => {
-  const file = new StamperStateFile(dir);
+  const file = stamperStateFile(dir);
   const s = sampleState();
   const v = s.cycles[1]?.versions[0] as StampVersion;
   v.feeSats = 9_999_999_999_999_999n; // 16 digits, the most the reader takes
   v.feeRate = 0;
-  v.leaves = 0;
-  v.ranges = [{from: 0, to: 1}, {from: 2, to: 3}];
+  v.description = {leaves: 0, ranges: [{from: 0, to: 1}, {from: 2, to: 3}]};
   await file.save(s);
   assert.equal(await file.load(), s);
 })));
 
+// ---
+const legacy = suite("node/stamper/state-file stamperStateFile version 1");
+
+legacy("should read a version-1 file exactly as the version-1 reader did, then write version 2 :: upgrade", withTimeout(10_000, () => withDir(async (dir) => {
+  const file = stamperStateFile(dir);
+  await mkdir(join(dir, STAMPER_DIR));
+  const v1 = await readFile(V1_FIXTURE);
+  assert.is((JSON.parse(v1.toString("utf8")) as {version: number}).version, 1, "the fixture is version 1");
+  await writeFile(file.path, v1);
+  const loaded = await file.load();
+  assert.equal(loaded, sampleState(), "every cycle, version, range and amount as saved");
+  assert.equal(new Uint8Array(await readFile(file.path)), new Uint8Array(v1), "loading changes nothing on disk");
+  await file.save(loaded);
+  const json = JSON.parse(await readFile(file.path, "utf8")) as {version: number; cycles: Array<{versions: Array<Record<string, unknown>>}>};
+  assert.is(json.version, 2);
+  assert.equal(json.cycles[0]?.versions[1]?.description, {ranges: [[0, 10], [12, 20]], leaves: 18});
+  assert.equal(await file.load(), sampleState(), "and reads back the same");
+})));
+
 roundTrip.run();
+legacy.run();
 atomic.run();
 damage.run();

@@ -1,13 +1,13 @@
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
-import {defaultFeeScheduleOptions, feeForVsize, nextFeeRate, scheduledFeeRate} from "../../../node/stamper/fee-schedule.ts";
-import type {FeeScheduleOptions} from "../../../node/stamper/fee-schedule.ts";
+import {defaultFeeScheduleOptions, feeForVsize, nextFeeRate, scheduledFeeRate} from "../../../node/anchor/fee-schedule.ts";
+import type {FeeScheduleOptions} from "../../../node/anchor/fee-schedule.ts";
 
 const opts: FeeScheduleOptions = {maxFeeRate: 100, maxFeeSats: 50_000n, deadlineBlocks: 12, incrementalRelayFeeRate: 1};
 
 // ---
 
-const scheduled = suite("node/stamper scheduledFeeRate");
+const scheduled = suite("node/anchor/fee-schedule scheduledFeeRate");
 
 scheduled("should rise monotonically from the estimate to the maximum at the deadline :: schedule", () => {
   let prev = 0;
@@ -33,7 +33,7 @@ scheduled.run();
 
 // ---
 
-const next = suite("node/stamper nextFeeRate");
+const next = suite("node/anchor/fee-schedule nextFeeRate");
 
 next("should satisfy Core's replacement rules on every bump :: BIP125 rules 3 and 4", () => {
   const vsize = 125;

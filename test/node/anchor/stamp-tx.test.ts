@@ -4,7 +4,8 @@ import * as ecc from "@bitcoinerlab/secp256k1";
 import {script as bscript, Transaction} from "bitcoinjs-lib";
 import {bytesEqual, makeBitcoinProof, sha256, toHex} from "../../../protocol/ots/index.ts";
 import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
-import {buildStampTransaction, InsufficientFundsError, RBF_SEQUENCE} from "../../../node/stamper/stamp-tx.ts";
+import {AnchorError, AnchorErrorCode} from "../../../node/anchor/errors.ts";
+import {buildStampTransaction, RBF_SEQUENCE} from "../../../node/anchor/stamp-tx.ts";
 
 const key = keyPairFromSeed("stamp-tx test");
 const input = {txid: sha256(Uint8Array.of(1)), vout: 3, valueSats: 100_000n};
@@ -12,7 +13,7 @@ const root = sha256(Uint8Array.of(2));
 
 // ---
 
-const build = suite("node/stamper buildStampTransaction");
+const build = suite("node/anchor/stamp-tx buildStampTransaction");
 
 build("should build one signed P2WPKH input, change, then OP_RETURN root :: shape", () => {
   const s = buildStampTransaction({input, key, root, feeRate: 3, lockTime: 840_000});
@@ -54,7 +55,7 @@ build("should make a proof whose suffix is the 4-byte nLockTime :: proof", () =>
 });
 
 build("should refuse when the fee would leave dust change :: insufficient funds", () => {
-  assert.throws(() => buildStampTransaction({input: {...input, valueSats: 500n}, key, root, feeRate: 5, lockTime: 1}), (e: unknown) => e instanceof InsufficientFundsError);
+  assert.throws(() => buildStampTransaction({input: {...input, valueSats: 500n}, key, root, feeRate: 5, lockTime: 1}), (e: unknown) => e instanceof AnchorError && e.code === AnchorErrorCode.INSUFFICIENT_FUNDS && e.type.code === AnchorErrorCode.INSUFFICIENT_FUNDS && e.type.haveSats === 500n && e.name === "AnchorError");
 });
 
 build.run();

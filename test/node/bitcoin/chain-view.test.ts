@@ -1,0 +1,108 @@
+/**
+ * PollingChainView on the one Service lifecycle: its own poll loop starts,
+ * stops, and starts again without losing track of the chain. (What a poll
+ * reports, reorgs included, is in the shared backend suite.)
+ */
+import {suite} from "uvu";
+import * as assert from "uvu/assert";
+import {PollingChainView} from "../../../node/bitcoin/chain-view.ts";
+import type {ChainUpdate} from "../../../node/bitcoin/chain-view.ts";
+import {SimulatedBackend} from "../../../node/bitcoin/sim/backend.ts";
+import {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
+import {SimulatedWatchWallets} from "../../../node/bitcoin/sim/watch-wallets.ts";
+import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
+import {withTimeout} from "../../support/timeout.ts";
+import {testClock} from "./helpers.ts";
+
+const MINER = p2wpkhScript(keyPairFromSeed("chain view lifecycle miner").publicKey);
+
+function simulated(): {chain: SimulatedChain; backend: SimulatedBackend} {
+  const clock = testClock();
+  const chain = new SimulatedChain({}, {clock});
+  const wallets = new SimulatedWatchWallets(chain, () => Math.floor(clock.now() / 1000));
+  return {chain, backend: new SimulatedBackend({wallet: "otsfed"}, {chain, wallets})};
+}
+
+/** The next update the view reports. */
+function nextUpdate(view: PollingChainView, signal: AbortSignal): Promise<ChainUpdate> {
+  return new Promise((resolve, reject) => {
+    const off = view.onUpdate((u) => {
+      off();
+      resolve(u);
+    });
+    signal.addEventListener("abort", () => reject(new Error("no update")), {once: true});
+  });
+}
+
+async function baseline(view: PollingChainView, signal: AbortSignal): Promise<void> {
+  while (view.tip() === null) {
+    signal.throwIfAborted();
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+// ---
+const lifecycle = suite("node/bitcoin/chain-view PollingChainView lifecycle");
+
+lifecycle("should report blocks while started, none while stopped, and catch up when started again :: stop then start", withTimeout(10_000, async (signal) => {
+  const {chain, backend} = simulated();
+  const view = new PollingChainView({pollIntervalMs: 5}, {backend});
+  try {
+    assert.is(view.status, "stopped");
+    await Promise.all([view.start(), view.start()]);
+    assert.is(view.status, "started");
+    await baseline(view, signal);
+    assert.is(view.tip()?.height, chain.height());
+
+    const first = nextUpdate(view, signal);
+    const [b1] = chain.mine(1, MINER);
+    const u1 = await first;
+    assert.equal(u1.connected.map((b) => b.height), [b1!.height]);
+
+    await view.stop();
+    await view.stop();
+    assert.is(view.status, "stopped");
+    let reported = 0;
+    const off = view.onUpdate(() => reported++);
+    chain.mine(2, MINER);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.is(reported, 0, "a stopped view does not poll");
+    off();
+
+    const caughtUp = nextUpdate(view, signal);
+    await view.start();
+    const u2 = await caughtUp;
+    assert.equal(u2.connected.map((b) => b.height), [b1!.height + 1, b1!.height + 2], "the blocks mined while stopped, in order");
+    assert.equal(u2.disconnected, []);
+    assert.is(view.tip()?.height, chain.height());
+  } finally {
+    await view.stop();
+  }
+}));
+
+lifecycle("should follow a reorg that happened while it was stopped :: restart across a reorg", withTimeout(10_000, async (signal) => {
+  const {chain, backend} = simulated();
+  const view = new PollingChainView({pollIntervalMs: 5}, {backend});
+  try {
+    await view.start();
+    await baseline(view, signal);
+    // The view remembers blocks from its baseline on: let it see two more.
+    const seen = nextUpdate(view, signal);
+    chain.mine(2, MINER);
+    await seen;
+    const old = view.tip();
+    await view.stop();
+    chain.reorg(2, 3, MINER);
+    const u = nextUpdate(view, signal);
+    await view.start();
+    const update = await u;
+    assert.is(update.disconnected.length, 2);
+    assert.equal(update.disconnected[0]?.hash, old?.hash, "our old tip first");
+    assert.is(update.connected.length, 3);
+    assert.equal(view.tip()?.hash, chain.tip().hash);
+  } finally {
+    await view.stop();
+  }
+}));
+
+lifecycle.run();
