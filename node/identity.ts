@@ -11,7 +11,7 @@ import {generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKey
 import {peerIdFromPrivateKey, peerIdFromPublicKey, peerIdFromString} from "@libp2p/peer-id";
 import type {PrivateKey} from "@libp2p/interface";
 import {CalendarError} from "../protocol/errors.ts";
-import {fsyncDir} from "./calendar/fsutil.ts";
+import {fsyncDir} from "./fsutil.ts";
 import {JOURNAL_DIR} from "./calendar/journal-store.ts";
 
 export const IDENTITY_FILE = "identity.key";

@@ -27,7 +27,7 @@
 import {mkdir, readFile} from "node:fs/promises";
 import {dirname, join} from "node:path";
 import {fromHex, toHex} from "../../protocol/ots/bytes.ts";
-import {fsyncDir, writeFileAtomic} from "../calendar/fsutil.ts";
+import {fsyncDir, writeFileAtomic} from "../fsutil.ts";
 import {AnchorError, AnchorErrorCode} from "./errors.ts";
 
 /** The file's name inside its directory. */

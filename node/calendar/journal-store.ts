@@ -35,7 +35,7 @@ import {nativeSha256} from "../hash.ts";
 import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import {JournalCorruptionError, StoreError, StoreErrorCode} from "./errors.ts";
-import {writeFileAtomic} from "./fsutil.ts";
+import {writeFileAtomic} from "../fsutil.ts";
 
 export type JournalOptions = {
   /** A segment is sealed and a new one started once it reaches this many bytes. */

@@ -5,8 +5,8 @@
  */
 import type {OptionSpec} from "../config/option-spec.ts";
 import {decimal, durationValue, integer, parseDuration} from "../config/values.ts";
-import {defaultFeeScheduleOptions} from "./fee-schedule.ts";
-import type {FeeScheduleOptions} from "./fee-schedule.ts";
+import {defaultFeeScheduleOptions} from "../anchor/fee-schedule.ts";
+import type {FeeScheduleOptions} from "../anchor/fee-schedule.ts";
 
 export type StamperOptions = {
   /**

@@ -24,7 +24,7 @@ import {StampDirectory} from "../../../node/calendar/stamp-directory.ts";
 import type {LiveStamp} from "../../../node/calendar/stamp-directory.ts";
 import {leafIndexOf, makeProofSet, StampProofCache, stampKey} from "../../../node/calendar/stamp-proofs.ts";
 import type {StampProofSet, StampProofSource} from "../../../node/calendar/stamp-proofs.ts";
-import {buildStampTransaction} from "../../../node/stamper/stamp-tx.ts";
+import {buildStampTransaction} from "../../../node/anchor/stamp-tx.ts";
 import {referenceAttestedMessages} from "../../support/reference.ts";
 import {withTimeout} from "../../support/timeout.ts";
 import {openOwnJournal, openRegistry, proofLeaf, removeDir, tempDir} from "./support.ts";

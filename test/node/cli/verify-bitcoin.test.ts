@@ -12,7 +12,7 @@ import {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
 import {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
 import {SimulatedWatchWallets} from "../../../node/bitcoin/sim/watch-wallets.ts";
 import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
-import {buildStampTransaction} from "../../../node/stamper/stamp-tx.ts";
+import {buildStampTransaction} from "../../../node/anchor/stamp-tx.ts";
 import {withTimeout} from "../../support/timeout.ts";
 
 const CLI = fileURLToPath(new URL("../../../node/cli/otsfed.ts", import.meta.url));
