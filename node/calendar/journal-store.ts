@@ -220,9 +220,11 @@ export class JournalStore {
         if (!bytesEqual(header.calendarId, calendarId)) {
           throw new StoreError({code: StoreErrorCode.IDENTITY_MISMATCH}, `journal segment ${join(dir, file)} belongs to calendar ${toHex(header.calendarId)}, not ${toHex(calendarId)} (is identity.key the one this journal was written with?)`);
         }
-        scan = scanSegment(buf, {isLast, sha256: nativeSha256, expect: {calendarId, firstSeq: seq, prevChain: chain}}, (r) => {
+        const onOffset = (offset: number): void => {
           if (n === offsets.length) offsets = grow(offsets, n + 1);
-          offsets[n++] = r.offset;
+          offsets[n++] = offset;
+        };
+        scan = scanSegment(buf, {isLast, sha256: nativeSha256, expect: {calendarId, firstSeq: seq, prevChain: chain}, onOffset}, capture.size === 0 ? undefined : (r) => {
           if (capture.has(r.seq + 1)) captured.set(r.seq + 1, r.chainHash);
         });
       } catch (e) {
