@@ -6,26 +6,14 @@
 import type {OptionSpec} from "../config/option-spec.ts";
 import {decimal, durationValue, integer, parseDuration} from "../config/values.ts";
 import {defaultFeeScheduleOptions} from "../anchor/fee-schedule.ts";
-import type {FeeScheduleOptions} from "../anchor/fee-schedule.ts";
+import type {AnchorOptions} from "../anchor/options.ts";
 
-export type StamperOptions = {
-  /**
-   * Least time between the first broadcasts of two stamp cycles, ms (otsd's
-   * `--btc-min-tx-interval`). Replacements of the cycle in flight happen once
-   * per new block regardless.
-   */
-  intervalMs: number;
-  /** Confirmations (K) a stamp needs before proofs are written and served. */
-  confirmations: number;
-  /** `estimatesmartfee` target, blocks, for a cycle's first feerate. */
-  confTarget: number;
-  /** Feerate used when the node has no estimate yet (fresh regtest, devnet), sat/vB. */
-  fallbackFeeRate: number;
-  /** How fees rise while a stamp waits (maximum feerate, maximum fee, deadline). */
-  fee: FeeScheduleOptions;
-  /** How often the Bitcoin node is polled for new blocks, ms. */
-  pollIntervalMs: number;
-};
+/**
+ * The stamper's settings are the anchoring engine's (interval between
+ * cycles, K, the first feerate's target and fallback, the fee schedule, the
+ * poll interval), set by the operator as the calendar's stamping policy.
+ */
+export type StamperOptions = AnchorOptions;
 
 export const defaultStamperOptions: StamperOptions = {
   // otsd's default: one transaction an hour at most.
