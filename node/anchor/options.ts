@@ -1,7 +1,7 @@
 /**
  * The anchoring engine's options (plain data). The calendar's
- * `StamperOptions` (node/stamper/options.ts) has these fields among others and
- * is passed as is; another user maps its own options onto them.
+ * `StamperOptions` (node/stamper/options.ts) is this type, set by the
+ * operator; another user maps its own settings onto it.
  */
 import type {FeeScheduleOptions} from "./fee-schedule.ts";
 
