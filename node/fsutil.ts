@@ -1,5 +1,5 @@
 /** Small durable-filesystem helpers shared by the journal, identity and stamper code. */
-import {open, rename} from "node:fs/promises";
+import {open, rename, unlink} from "node:fs/promises";
 import {join} from "node:path";
 
 /** fsync a directory so a created, renamed or removed entry survives a crash. */
@@ -15,11 +15,16 @@ export async function fsyncDir(dir: string): Promise<void> {
 /**
  * Replace `dir/name` with `data` so that after a crash the file holds either
  * the old bytes or the new, never a mix: write a temporary file, fsync it,
- * rename it over the old one, fsync the directory.
+ * rename it over the old one, fsync the directory. `mode` applies to the
+ * new file (0600 for anything an operator should not share).
  */
-export async function writeFileAtomic(dir: string, name: string, data: Uint8Array): Promise<void> {
+export async function writeFileAtomic(dir: string, name: string, data: Uint8Array, mode = 0o644): Promise<void> {
   const tmp = join(dir, `${name}.tmp`);
-  const fh = await open(tmp, "w");
+  // A temporary file a crash left keeps its old mode when reopened: start afresh.
+  await unlink(tmp).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "ENOENT") throw e;
+  });
+  const fh = await open(tmp, "wx", mode);
   try {
     await fh.writeFile(data);
     await fh.sync();

@@ -5,13 +5,13 @@
  * id's bytes (an identity multihash of the public key), so anyone holding a
  * checkpoint can check its signature without another lookup.
  */
-import {open, readdir, readFile, rename, stat, unlink} from "node:fs/promises";
-import {join} from "node:path";
+import {readdir, readFile, stat} from "node:fs/promises";
+import {basename, join} from "node:path";
 import {generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyFromProtobuf} from "@libp2p/crypto/keys";
 import {peerIdFromPrivateKey, peerIdFromPublicKey, peerIdFromString} from "@libp2p/peer-id";
 import type {PrivateKey} from "@libp2p/interface";
 import {CalendarError} from "../protocol/errors.ts";
-import {fsyncDir} from "./fsutil.ts";
+import {writeFileAtomic} from "./fsutil.ts";
 import {JOURNAL_DIR} from "./calendar/journal-store.ts";
 
 export const IDENTITY_FILE = "identity.key";
@@ -57,26 +57,9 @@ export async function checkKeyFileMode(path: string): Promise<void> {
   if ((mode & 0o077) !== 0) throw new IdentityError({code: IdentityErrorCode.INSECURE}, `${path} is readable by others (mode ${mode.toString(8).padStart(4, "0")}); it is a secret key: run 'chmod 600 ${path}'`);
 }
 
-/** Write `data` to `path` with mode 0600 atomically: a fresh temporary file (never one left by a crash, which may have another mode), fsync, rename, fsync the directory. */
+/** Write a secret key file atomically with mode 0600 (never through a temporary file a crash left with another mode). */
 export async function writeSecretFile(dir: string, path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await unlink(tmp).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== "ENOENT") throw e;
-  });
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
-  await fsyncDir(dir);
+  await writeFileAtomic(dir, basename(path), data, 0o600);
 }
 
 async function readIdentity(path: string): Promise<Identity | null> {

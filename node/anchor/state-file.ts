@@ -278,6 +278,7 @@ export class AnchorStateFile<D> {
   async save(state: AnchorState<D>): Promise<void> {
     // A new directory's entry must be durable too, or a power cut could take the file with it.
     if ((await mkdir(this.dir, {recursive: true})) !== undefined) await fsyncDir(dirname(this.dir));
-    await writeFileAtomic(this.dir, STATE_FILE, encodeState(state, this.codec));
+    // 0600: it holds signed transactions and the coins they spend, nothing to share.
+    await writeFileAtomic(this.dir, STATE_FILE, encodeState(state, this.codec), 0o600);
   }
 }

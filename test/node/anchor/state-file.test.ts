@@ -7,7 +7,7 @@
  */
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
-import {readFile, readdir, writeFile} from "node:fs/promises";
+import {readFile, readdir, stat, writeFile} from "node:fs/promises";
 import {join} from "node:path";
 import {sha256} from "../../../protocol/ots/hashes.ts";
 import {AnchorError, AnchorErrorCode} from "../../../node/anchor/errors.ts";
@@ -77,6 +77,7 @@ file("should keep any description verbatim and give back exactly what was saved 
   const before = await readFile(f.path);
   await f.save(await f.load());
   assert.equal(new Uint8Array(await readFile(f.path)), new Uint8Array(before), "one encoding per state");
+  assert.is((await stat(f.path)).mode & 0o777, 0o600, "signed transactions are the operator's alone");
 })));
 
 file("should give an empty state and create nothing when there is no file :: missing", withTimeout(10_000, () => withDir(async (dir) => {
