@@ -135,6 +135,17 @@ torn("should never append into a sealed segment :: last segment deleted", withTi
   }
 }));
 
+torn("should name a garbled checkpoint file when refusing :: latest.ckpt garbage", withTimeout(30_000, async () => {
+  const {dir} = await calendarWith(5, {crashed: false});
+  try {
+    const path = join(dir, JOURNAL_DIR, "latest.ckpt");
+    await writeFile(path, "not a checkpoint");
+    await expectRefusal(dir, new RegExp(`journal checkpoint ${path.replace(/[.]/g, "\\.")}: not a checkpoint \\(bad magic\\).*\\(JOURNAL_BAD_MAGIC\\); refusing to start`), "garbage latest.ckpt");
+  } finally {
+    await removeDir(dir);
+  }
+}));
+
 torn.run();
 
 // ---
