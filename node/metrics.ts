@@ -6,9 +6,7 @@
 import {Counter, Gauge, Histogram, collectDefaultMetrics} from "prom-client";
 import type {Registry} from "prom-client";
 
-/** Routes as metric labels: a fixed set, never the raw path. */
-export const ROUTES = ["digest", "timestamp", "tip", "status", "healthz", "metrics", "options", "other"] as const;
-export type Route = (typeof ROUTES)[number];
+// Route labels come from the HTTP route table (node/http/router.ts): a fixed set, never the raw path.
 /**
  * Status classes as metric labels; "aborted": the connection closed before
  * the reply was complete (a client that went away mid-request, or a
