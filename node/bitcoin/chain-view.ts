@@ -8,7 +8,10 @@
  * compares the node's tip with ours; when they differ it walks down by height
  * until the node's hash equals ours (the fork point), reports our blocks above
  * it as disconnected (tip first) and the node's blocks above it as connected
- * (ascending). A node that goes away (down, warming up, timing out) is retried
+ * (ascending). When none of our blocks is on the node's chain any more (a
+ * reorg deeper than the window, bitcoind back from an older state, a fresh
+ * chain) all we remember is reported disconnected, the view re-anchors on the
+ * node's chain and goes on from there. A node that goes away (down, warming up, timing out) is retried
  * every poll without crashing; the view resumes where it was.
  *
  * Either it polls by itself (`start()`, the one Service lifecycle of
@@ -147,6 +150,7 @@ export class PollingChainView extends Lifecycle {
       }
       return v;
     };
+    // `known` always holds at least our tip (every poll remembers the tip it reports).
     const lowest = Math.min(...this.known.keys());
     let fork = -1;
     for (let h = Math.min(ours.height, remoteTip.height); h >= lowest; h--) {
@@ -156,17 +160,33 @@ export class PollingChainView extends Lifecycle {
         break;
       }
     }
+    // Where the node's blocks we report as connected start.
+    let from = fork + 1;
     if (fork < 0) {
-      this.logger.error("bitcoin chain view: reorg deeper than the remembered window", {maxReorgDepth: this.opts.maxReorgDepth, height: remoteTip.height});
-      fork = lowest - 1;
+      // No remembered block is on the node's chain (a reorg deeper than the
+      // window, bitcoind back from an older flushed state, a fresh chain).
+      // Every block we remember is gone; we re-anchor on the node's chain:
+      // its blocks at the heights we remembered, or, when its tip is below
+      // all of them, its last `maxReorgDepth` blocks (which we cannot tell
+      // from ours, so subscribers search them as new). Logged once: the
+      // next poll follows the new chain normally.
+      this.logger.error("bitcoin chain view: reorg deeper than the remembered window; following the node's chain from its tip", {
+        maxReorgDepth: this.opts.maxReorgDepth,
+        height: remoteTip.height,
+        ourHeight: ours.height,
+        lowestRemembered: lowest,
+      });
+      from = remoteTip.height >= lowest ? lowest : Math.max(0, remoteTip.height - this.opts.maxReorgDepth + 1);
     }
     const disconnected: BlockRef[] = [];
-    for (let h = ours.height; h > fork; h--) {
+    // Ours above the fork point; all we remember when there is none.
+    const gone = fork < 0 ? lowest : fork + 1;
+    for (let h = ours.height; h >= gone; h--) {
       const hash = this.known.get(h);
       if (hash !== undefined) disconnected.push({hash, height: h});
     }
     const connected: BlockRef[] = [];
-    for (let h = Math.max(fork + 1, 0); h <= remoteTip.height; h++) connected.push({hash: await remoteHash(h), height: h});
+    for (let h = Math.max(from, 0); h <= remoteTip.height; h++) connected.push({hash: await remoteHash(h), height: h});
     for (const h of [...this.known.keys()]) if (h > fork) this.known.delete(h);
     for (const c of connected) this.remember(c);
     this.tipRef = remoteTip;
