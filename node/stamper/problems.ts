@@ -30,7 +30,12 @@ export function describeAnchorProblem(p: AnchorProblem): string {
   }
 }
 
-/** The current problems, one per kind; each change is logged and shown in `calendar_stamper_problem{kind}`. */
+/**
+ * The current problems, one per kind; each change is logged and shown in
+ * `calendar_stamper_problem{kind}`. A kind that concerns several things at
+ * once (several stamps a deep reorg removed) is set with a message naming
+ * all of them, so a later one never hides an earlier one.
+ */
 export class StamperProblems {
   private readonly logger: Logger;
   private readonly metrics: Metrics | null;
