@@ -6,15 +6,20 @@
  * bitcoind may be down or warming up when the node starts, and may go away
  * later; the calendar must keep accepting digests regardless, so this runs as
  * a background loop that records the last error instead of failing start-up.
- * The funding key belongs to a chain (its address prefix does), so it is
- * loaded once the backend has said which chain it is on.
+ * The funding key's address depends on the chain, so the chain the backend
+ * last reported is remembered beside the key (`bitcoin-chain`): on start the
+ * key is loaded for that chain and the address shown at once. A node that
+ * never reached bitcoind asks it once, briefly, before `start()` resolves,
+ * so that a new node shows its address as soon as it answers when bitcoind
+ * is up; otherwise the address comes with the first refresh that reaches it.
+ * If bitcoind turns out to be on another chain, the node's word wins.
  *
  * Its loop runs on the one Service lifecycle (node/lifecycle.ts): start and
  * stop are idempotent and restartable, each run with its own signal.
  */
 import type {BitcoinBackend} from "./backend.ts";
 import {BitcoinError} from "./errors.ts";
-import {loadOrCreateFundingKey} from "./funding-key.ts";
+import {isChainName, loadOrCreateFundingKey, readRememberedChain, rememberChain} from "./funding-key.ts";
 import type {FundingKey} from "./funding-key.ts";
 import type {ChainName} from "./address.ts";
 import {Lifecycle, runEvery} from "../lifecycle.ts";
@@ -51,7 +56,8 @@ export type BitcoinStatus = {
   error: string | null;
 };
 
-const CHAINS: readonly string[] = ["main", "test", "testnet4", "signet", "regtest"];
+/** How long `start()` waits for a node that never reached bitcoind to hear which chain it is on. */
+const FIRST_CONTACT_MS = 3_000;
 
 /**
  * The refresh loop. A part of its own rather than FundingWatch's base class
@@ -61,12 +67,14 @@ const CHAINS: readonly string[] = ["main", "test", "testnet4", "signet", "regtes
 class RefreshLoop extends Lifecycle {
   private readonly intervalMs: number;
   private readonly refresh: () => Promise<void>;
+  private readonly prepare: (signal: AbortSignal) => Promise<void>;
   private loop: Promise<void> | null = null;
 
-  constructor(intervalMs: number, refresh: () => Promise<void>) {
+  constructor(intervalMs: number, refresh: () => Promise<void>, prepare: (signal: AbortSignal) => Promise<void>) {
     super();
     this.intervalMs = intervalMs;
     this.refresh = refresh;
+    this.prepare = prepare;
   }
 
   /** The current run's signal (aborted while stopped). */
@@ -75,6 +83,7 @@ class RefreshLoop extends Lifecycle {
   }
 
   protected async onStart(signal: AbortSignal): Promise<void> {
+    await this.prepare(signal);
     this.loop = runEvery(this.intervalMs, signal, () => this.refresh());
   }
 
@@ -91,7 +100,11 @@ export class FundingWatch {
   private readonly logger: Logger;
   private readonly loop: RefreshLoop;
   private key: FundingKey | null = null;
+  /** The chain `key`'s address is for. */
+  private keyChain: ChainName | null = null;
   private imported = false;
+  /** The chain file says what the node last reported (checked once per chain). */
+  private chainRemembered = false;
   /** Refreshes run one after another: two at once would race to create Core's wallet. */
   private queue: Promise<void> = Promise.resolve();
   private state: BitcoinStatus;
@@ -101,7 +114,43 @@ export class FundingWatch {
     this.backend = modules.backend;
     this.logger = modules.logger;
     this.state = {backend: modules.backend.kind, chain: null, height: null, bestBlock: null, address: null, descriptor: null, balanceSats: null, error: "not checked yet"};
-    this.loop = new RefreshLoop(opts.pollIntervalMs, () => this.refresh());
+    this.loop = new RefreshLoop(opts.pollIntervalMs, () => this.refresh(), (signal) => this.prepare(signal));
+  }
+
+  /**
+   * Before the loop: the key for the remembered chain, or (never in contact
+   * yet) for the chain bitcoind names within FIRST_CONTACT_MS. Failures are
+   * left to the loop, which reports them.
+   */
+  private prepare(signal: AbortSignal): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      if (this.key !== null) return;
+      try {
+        const remembered = await readRememberedChain(this.opts.dataDir);
+        if (remembered !== null) return await this.useChain(remembered, false);
+        const info = await this.backend.getChainInfo(AbortSignal.any([signal, AbortSignal.timeout(FIRST_CONTACT_MS)]));
+        if (isChainName(info.chain)) await this.useChain(info.chain, true);
+      } catch (e) {
+        this.logger.debug("bitcoin: stamping address not known before the first refresh", {error: (e as Error).message});
+      }
+    });
+    return this.queue;
+  }
+
+  /** Loads the key for `chain` (again, when the node turns out to be on another chain); `fromNode`: the node said so, remember it. */
+  private async useChain(chain: ChainName, fromNode: boolean): Promise<void> {
+    if (this.key === null || this.keyChain !== chain) {
+      if (this.keyChain !== null) this.logger.warn("bitcoin node is on another chain than remembered; its address changes", {was: this.keyChain, chain});
+      this.key = await loadOrCreateFundingKey(this.opts.dataDir, chain);
+      this.keyChain = chain;
+      this.imported = false;
+      this.state = {...this.state, address: this.key.address, descriptor: this.key.descriptor};
+      this.logger.info("stamping funds address", {address: this.key.address, descriptor: this.key.descriptor, chain});
+    }
+    if (fromNode && !this.chainRemembered) {
+      if ((await readRememberedChain(this.opts.dataDir)) !== chain) await rememberChain(this.opts.dataDir, chain);
+      this.chainRemembered = true;
+    }
   }
 
   /** The last refresh's view of Bitcoin. */
@@ -128,13 +177,12 @@ export class FundingWatch {
     const signal = run ? AbortSignal.any([run, AbortSignal.timeout(this.opts.timeoutMs)]) : AbortSignal.timeout(this.opts.timeoutMs);
     try {
       const info = await this.backend.getChainInfo(signal);
-      if (!CHAINS.includes(info.chain)) throw new Error(`unknown chain '${info.chain}'`);
-      if (this.key === null) {
-        this.key = await loadOrCreateFundingKey(this.opts.dataDir, info.chain as ChainName);
-        this.logger.info("stamping funds address", {address: this.key.address, descriptor: this.key.descriptor, chain: info.chain});
-      }
+      if (!isChainName(info.chain)) throw new Error(`unknown chain '${info.chain}'`);
+      if (this.keyChain !== info.chain) this.chainRemembered = false;
+      await this.useChain(info.chain, true);
+      const key = this.key as FundingKey;
       if (!this.imported) {
-        await this.backend.importWatchDescriptors([this.key.descriptor], signal, {rescanSince: "now"});
+        await this.backend.importWatchDescriptors([key.descriptor], signal, {rescanSince: "now"});
         this.imported = true;
       }
       const utxos = await this.backend.listUnspent(signal, {minConf: 0});
@@ -145,8 +193,8 @@ export class FundingWatch {
         chain: info.chain,
         height: info.height,
         bestBlock: hashToDisplayHex(info.bestBlockHash),
-        address: this.key.address,
-        descriptor: this.key.descriptor,
+        address: key.address,
+        descriptor: key.descriptor,
         balanceSats,
         error: null,
       };

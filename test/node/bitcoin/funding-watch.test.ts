@@ -4,6 +4,11 @@
  */
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
+import {readFile} from "node:fs/promises";
+import {join} from "node:path";
+import type {BitcoinBackend} from "../../../node/bitcoin/backend.ts";
+import {BitcoinError, BitcoinErrorCode} from "../../../node/bitcoin/errors.ts";
+import {FUNDING_CHAIN_FILE} from "../../../node/bitcoin/funding-key.ts";
 import {FundingWatch} from "../../../node/bitcoin/funding-watch.ts";
 import {SimulatedBackend} from "../../../node/bitcoin/sim/backend.ts";
 import {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
@@ -67,4 +72,56 @@ lifecycle("should refresh while started, not while stopped, and again after a re
   }
 }));
 
+// ---
+const address = suite("node/bitcoin/funding-watch FundingWatch address");
+
+/** The simulated backend with some calls replaced. */
+function patched(backend: SimulatedBackend, calls: Partial<BitcoinBackend>): BitcoinBackend {
+  return Object.assign(Object.create(backend) as BitcoinBackend, calls);
+}
+
+address("should show the address once started, before the first refresh finishes, and after a restart with bitcoind down :: new node then restart", withTimeout(15_000, async () => {
+  const dir = await tempDir("otsfed-funding-");
+  const clock = testClock();
+  const chain = new SimulatedChain({}, {clock});
+  const wallets = new SimulatedWatchWallets(chain, () => Math.floor(clock.now() / 1000));
+  const backend = new SimulatedBackend({wallet: "otsfed"}, {chain, wallets});
+  // The wallet calls hang until released: the first refresh cannot finish.
+  let release = (): void => {};
+  const held = new Promise<void>((r) => (release = r));
+  const slow = patched(backend, {importWatchDescriptors: async (d, signal, o) => {
+    await held;
+    return backend.importWatchDescriptors(d, signal, o);
+  }});
+  const first = new FundingWatch({dataDir: dir, pollIntervalMs: 5, timeoutMs: 5_000}, {backend: slow, logger: nullLogger});
+  let shown: string;
+  try {
+    await first.start();
+    assert.is(first.status.error, "not checked yet", "the first refresh has not finished");
+    shown = first.status.address as string;
+    assert.match(shown, /^bcrt1q/, "a new node shows its address as soon as it is started");
+    assert.ok(first.status.descriptor?.startsWith("wpkh("));
+    assert.is((await readFile(join(dir, FUNDING_CHAIN_FILE), "utf8")).trim(), "regtest", "the chain is remembered beside the key");
+  } finally {
+    release();
+    await first.stop();
+  }
+
+  const down = patched(backend, {getChainInfo: async () => {
+    throw BitcoinError.of(BitcoinErrorCode.UNAVAILABLE, "bitcoind is down (test)");
+  }});
+  const second = new FundingWatch({dataDir: dir, pollIntervalMs: 5, timeoutMs: 5_000}, {backend: down, logger: nullLogger});
+  try {
+    await second.start();
+    assert.is(second.status.address, shown, "the remembered chain's address, without bitcoind");
+    await second.refresh();
+    assert.match(second.status.error as string, /^BITCOIN_UNAVAILABLE/);
+    assert.is(second.status.address, shown, "still shown while bitcoind is down");
+  } finally {
+    await second.stop();
+    await removeDir(dir);
+  }
+}));
+
 lifecycle.run();
+address.run();
