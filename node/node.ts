@@ -201,6 +201,7 @@ async function assemble(opts: NodeOptions, modules: NodeModules, identity: Ident
         calendar,
         backend,
         fundingKey: () => funding.fundingKey,
+        walletProblem: () => funding.walletProblem,
         dataDir: opts.dataDir,
         logger: logger.child({module: "stamper"}),
         metrics,

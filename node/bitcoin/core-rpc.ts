@@ -30,7 +30,7 @@ import type {
   TxOut,
   Utxo,
 } from "./backend.ts";
-import {BitcoinError, BitcoinErrorCode} from "./errors.ts";
+import {BitcoinError, BitcoinErrorCode, importFailure} from "./errors.ts";
 import {JsonRpcClient} from "./json-rpc-client.ts";
 import {nullLogger, type Logger} from "../logger.ts";
 import {bitcoinErrorFromRejectReason} from "./rpc-errors.ts";
@@ -260,7 +260,10 @@ export class CoreRpcBackend implements BitcoinBackend {
       const o = obj(r, "import result");
       if (o.success !== true) {
         const err = o.error === undefined ? {} : obj(o.error, "import error");
-        throw BitcoinError.of(BitcoinErrorCode.WALLET_ERROR, `importdescriptors failed for ${missing[i]}: ${typeof err.message === "string" ? err.message : "unknown error"}`, {rpcCode: typeof err.code === "number" ? err.code : undefined});
+        throw importFailure(this.wallet, missing[i] as string, {
+          ...(typeof err.code === "number" ? {code: err.code} : {}),
+          ...(typeof err.message === "string" ? {message: err.message} : {}),
+        });
       }
     });
     this.logger.info("bitcoin: imported watch-only descriptors", {wallet: this.wallet, count: missing.length});

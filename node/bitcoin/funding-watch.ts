@@ -18,7 +18,7 @@
  * stop are idempotent and restartable, each run with its own signal.
  */
 import type {BitcoinBackend} from "./backend.ts";
-import {BitcoinError} from "./errors.ts";
+import {BitcoinError, BitcoinErrorCode} from "./errors.ts";
 import {isChainName, loadOrCreateFundingKey, readRememberedChain, rememberChain} from "./funding-key.ts";
 import type {FundingKey} from "./funding-key.ts";
 import type {ChainName} from "./address.ts";
@@ -103,6 +103,8 @@ export class FundingWatch {
   /** The chain `key`'s address is for. */
   private keyChain: ChainName | null = null;
   private imported = false;
+  /** The last import's refusal of the wallet itself (private keys enabled), until an import works. */
+  private unusable: BitcoinError | null = null;
   /** The chain file says what the node last reported (checked once per chain). */
   private chainRemembered = false;
   /** Refreshes run one after another: two at once would race to create Core's wallet. */
@@ -158,6 +160,14 @@ export class FundingWatch {
     return {...this.state};
   }
 
+  /**
+   * Why the `--bitcoin-wallet` wallet cannot watch our key (BITCOIN_WALLET_UNUSABLE,
+   * `reason` = its name), or null. Not a node outage: only the operator fixes it.
+   */
+  get walletProblem(): BitcoinError | null {
+    return this.unusable;
+  }
+
   /** The stamping key, once the backend has said which chain it is on. */
   get fundingKey(): FundingKey | null {
     return this.key;
@@ -182,7 +192,16 @@ export class FundingWatch {
       await this.useChain(info.chain, true);
       const key = this.key as FundingKey;
       if (!this.imported) {
-        await this.backend.importWatchDescriptors([key.descriptor], signal, {rescanSince: "now"});
+        try {
+          await this.backend.importWatchDescriptors([key.descriptor], signal, {rescanSince: "now"});
+        } catch (e) {
+          if (e instanceof BitcoinError && e.code === BitcoinErrorCode.WALLET_UNUSABLE) {
+            if (this.unusable === null) this.logger.error("bitcoin wallet unusable: it has private keys enabled; the node needs a watch-only wallet", {wallet: e.type.reason, error: e.message});
+            this.unusable = e;
+          }
+          throw e;
+        }
+        this.unusable = null;
         this.imported = true;
       }
       const utxos = await this.backend.listUnspent(signal, {minConf: 0});
@@ -202,7 +221,7 @@ export class FundingWatch {
     } catch (e) {
       if (run?.aborted) return;
       const message = e instanceof BitcoinError ? `${e.code}: ${e.message}` : (e as Error).message;
-      if (this.state.error !== message) this.logger.warn("bitcoin backend unavailable", {backend: this.backend.kind, error: message});
+      if (this.state.error !== message && this.unusable !== e) this.logger.warn("bitcoin backend unavailable", {backend: this.backend.kind, error: message});
       this.state = {...this.state, error: message};
     }
   }

@@ -32,6 +32,7 @@ import {AnchorEngine} from "../anchor/engine.ts";
 import type {AnchorCycle} from "../anchor/state-file.ts";
 import type {TxEvent, TxWatch} from "../anchor/tx-watcher.ts";
 import type {BitcoinBackend} from "../bitcoin/backend.ts";
+import type {BitcoinError} from "../bitcoin/errors.ts";
 import type {FundingKey} from "../bitcoin/funding-key.ts";
 import type {Calendar} from "../calendar/calendar.ts";
 import type {LiveStamp} from "../calendar/stamp-directory.ts";
@@ -43,7 +44,7 @@ import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import {StamperError, StamperErrorCode} from "./errors.ts";
 import type {StamperOptions} from "./options.ts";
-import {describeAnchorProblem, StamperProblems} from "./problems.ts";
+import {describeAnchorProblem, describeWalletProblem, StamperProblems} from "./problems.ts";
 import type {StamperProblem} from "./problems.ts";
 import {STAMPER_DIR, stampDescriptionCodec} from "./state-file.ts";
 import type {StampDescription} from "./state-file.ts";
@@ -70,6 +71,8 @@ export type StamperModules = {
   metrics: Metrics | null;
   clock: Clock;
   onPhase?: (phase: StamperPhase) => void;
+  /** Why the configured Core wallet cannot be used (the funding watch's import refused it), or null. */
+  walletProblem?: () => BitcoinError | null;
 };
 
 /** One version of an unconfirmed stamp transaction, as the status page shows it. */
@@ -151,10 +154,12 @@ export class Stamper extends Lifecycle {
         confirmed: (c) => this.journal(c),
         kept: (e) => this.kept(e),
         dropped: (c) => void this.trees.delete(c.id),
-        problem: (p) => this.problems.set(p.kind, describeAnchorProblem(p)),
+        // With an unusable wallet the node sees no coins: that is the wallet's problem, not "out of funds".
+        problem: (p) => (p.kind === "funds" && this.checkWallet() ? undefined : this.problems.set(p.kind, describeAnchorProblem(p))),
         resolved: (kind) => this.problems.clear(kind),
         ticked: () => {
           this.building = null;
+          this.checkWallet();
           this.updateGauges();
         },
       },
@@ -390,6 +395,18 @@ export class Stamper extends Lifecycle {
     if (c.version < c.versions - 1) this.logger.info("stamper: an earlier version confirmed; the commitments added later go into the next transaction", {txid: toDisplayHex(c.txid)});
     this.revoked = this.revoked.filter((r) => this.unanchored.anyIn(r.ranges));
     this.showRevoked();
+  }
+
+  /** Shows or clears the wallet problem; true while there is one. */
+  private checkWallet(): boolean {
+    const w = this.m.walletProblem?.() ?? null;
+    if (w === null) {
+      this.problems.clear("wallet");
+      return false;
+    }
+    this.problems.clear("funds");
+    this.problems.set("wallet", describeWalletProblem(w.type.reason ?? "?"));
+    return true;
   }
 
   // --- deep reorgs ---------------------------------------------------------------------------

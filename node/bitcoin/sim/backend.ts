@@ -22,7 +22,7 @@ import type {
   TxOut,
   Utxo,
 } from "../backend.ts";
-import {BitcoinError, BitcoinErrorCode} from "../errors.ts";
+import {BitcoinError, BitcoinErrorCode, importFailure} from "../errors.ts";
 import {displayHexToHash} from "../../../protocol/bitcoin/hash.ts";
 import type {SimulatedBlock, SimulatedChain} from "./chain.ts";
 import {sendRawTransaction, testMempoolAccept, DEFAULT_MAX_FEE_RATE_SAT_VB} from "./broadcast.ts";
@@ -159,7 +159,7 @@ export class SimulatedBackend implements BitcoinBackend {
       const results = this.wallets.importDescriptors(this.wallet, missing.map((desc) => ({desc, timestamp: opts.rescanSince})));
       results.forEach((r, i) => {
         // Same error as CoreRpcBackend raises for a failed import.
-        if (!r.success) throw BitcoinError.of(BitcoinErrorCode.WALLET_ERROR, `importdescriptors failed for ${missing[i]}: ${r.error.message}`, {rpcCode: r.error.code});
+        if (!r.success) throw importFailure(this.wallet, missing[i] as string, r.error);
       });
     });
   }

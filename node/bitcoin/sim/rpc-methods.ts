@@ -355,8 +355,8 @@ export function callSimulatedRpc(ctx: SimulatedRpcContext, method: string, param
       return null;
     case "createwallet": {
       const name = args.string(0);
-      if (!args.bool(1, false)) throw new SimulatedRpcFailure(RpcCode.WALLET_ERROR, "simulated chain only creates watch-only wallets (disable_private_keys=true)");
-      wallets.create(name);
+      // A wallet with private keys holds none here: it exists so that the node's refusal of it can be tested.
+      wallets.create(name, {privateKeys: !args.bool(1, false)});
       return {name};
     }
     case "loadwallet": {
