@@ -11,7 +11,10 @@
  * (ascending). When none of our blocks is on the node's chain any more (a
  * reorg deeper than the window, bitcoind back from an older state, a fresh
  * chain) all we remember is reported disconnected, the view re-anchors on the
- * node's chain and goes on from there. A node that goes away (down, warming up, timing out) is retried
+ * node's chain and goes on from there (whether a block that left really is
+ * gone is the transaction watcher's to decide, by chain work). While the
+ * node is syncing (initial block download, headers ahead of blocks) the view
+ * waits. A node that goes away (down, warming up, timing out) is retried
  * every poll without crashing; the view resumes where it was.
  *
  * Either it polls by itself (`start()`, the one Service lifecycle of
@@ -19,6 +22,7 @@
  * anchoring engine does so that its decisions never race a poll.
  */
 import {bytesEqual, hashToDisplayHex} from "../../protocol/bitcoin/hash.ts";
+import {isSyncing} from "./backend.ts";
 import type {BitcoinBackend} from "./backend.ts";
 import {isTransientBitcoinError} from "./errors.ts";
 import {Lifecycle, runEvery} from "../lifecycle.ts";
@@ -64,6 +68,7 @@ export class PollingChainView extends Lifecycle {
   private loop: Promise<void> | null = null;
   private polling: Promise<ChainUpdate | null> | null = null;
   private failing = false;
+  private syncing = false;
 
   constructor(opts: Partial<ChainViewOptions>, modules: ChainViewModules) {
     super();
@@ -130,6 +135,15 @@ export class PollingChainView extends Lifecycle {
 
   private async poll(signal: AbortSignal): Promise<ChainUpdate | null> {
     const info = await this.backend.getChainInfo(signal);
+    // A syncing node's tip is not its chain's yet (after a restart it may even
+    // start below ours): report nothing, take no baseline, until it is done.
+    if (isSyncing(info)) {
+      if (!this.syncing) this.logger.info("bitcoin chain view: the node is syncing; waiting", {height: info.height, headers: info.headers, initialBlockDownload: info.initialBlockDownload});
+      this.syncing = true;
+      return null;
+    }
+    if (this.syncing) this.logger.info("bitcoin chain view: the node has synced", {height: info.height});
+    this.syncing = false;
     const remoteTip: BlockRef = {hash: info.bestBlockHash, height: info.height};
     const ours = this.tipRef;
     if (ours === null) {

@@ -151,5 +151,21 @@ deep("should re-anchor on the node's chain and keep reporting new blocks :: tip 
   assert.is(lines.filter((l) => l.level === "error").length, 1, "no further errors");
 }));
 
+deep("should wait while the node is syncing and carry on once it has synced :: headers ahead of blocks", withTimeout(10_000, async (signal) => {
+  const {chain, backend} = simulated();
+  const view = new PollingChainView({}, {backend});
+  chain.mine(3, MINER);
+  await view.pollNow(signal);
+  const before = view.tip();
+  chain.mine(2, MINER);
+  chain.simulateRestart(1, {syncing: true});
+  assert.is(await view.pollNow(signal), null, "nothing reported while syncing");
+  assert.equal(view.tip(), before, "the tip stays ours");
+  chain.simulateResync();
+  const u = await view.pollNow(signal);
+  assert.equal(u?.disconnected, []);
+  assert.equal(u?.connected.map((b) => b.height), [chain.height() - 1, chain.height()]);
+}));
+
 lifecycle.run();
 deep.run();

@@ -216,6 +216,32 @@ scenarios("should name every stamp a deep reorg removed and their commitments in
   }
 }));
 
+scenarios("should keep a journaled stamp while bitcoind comes back lower and re-syncs the same blocks :: restart from an older state", withTimeout(60_000, async () => {
+  const h = await startHarness({stamper: {confirmations: 2}});
+  try {
+    const c = await submit(h.url, digest());
+    await waitForVersions(h, 1);
+    h.chain.mine(2, MINER);
+    const [height] = await expectProofs(h, [c]);
+    // bitcoind restarted from an old flushed state: height 1, our block unknown to it.
+    h.chain.simulateRestart(1);
+    await sleep(300);
+    // Then syncing (headers ahead of blocks), then the same blocks again and a new one.
+    h.chain.simulateRestart(2, {syncing: true});
+    await sleep(300);
+    h.chain.simulateResync();
+    h.chain.mine(1, MINER);
+    await sleep(300);
+    const r = await fetchTimestamp(h.url, c);
+    assert.is(r.status, 200, "the proof is still served");
+    assert.is((await healthz(h.url)).status, 200);
+    assert.match(await (await fetch(`${h.url}/metrics`)).text(), /calendar_stamper_deep_reorgs_total 0/);
+    assert.equal(await expectProofs(h, [c]), [height]);
+  } finally {
+    await h.close();
+  }
+}));
+
 scenarios("should keep accepting digests when out of funds, say so, and stamp once funded", withTimeout(60_000, async () => {
   const h = await startHarness({stamper: {confirmations: 2}, fundSats: null});
   try {
