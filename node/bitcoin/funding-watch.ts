@@ -14,8 +14,9 @@
  * is up; otherwise the address comes with the first refresh that reaches it.
  * If bitcoind turns out to be on another chain, the node's word wins.
  *
- * Its loop runs on the one Service lifecycle (node/lifecycle.ts): start and
- * stop are idempotent and restartable, each run with its own signal.
+ * It is a part on the one Service lifecycle (node/lifecycle.ts): start and
+ * stop are idempotent and restartable, each run with its own signal; the
+ * Bitcoin status is `bitcoinStatus`, apart from the lifecycle's `status`.
  */
 import type {BitcoinBackend} from "./backend.ts";
 import {BitcoinError, BitcoinErrorCode} from "./errors.ts";
@@ -23,7 +24,6 @@ import {isChainName, loadOrCreateFundingKey, readRememberedChain, rememberChain}
 import type {FundingKey} from "./funding-key.ts";
 import type {ChainName} from "./address.ts";
 import {Lifecycle, runEvery} from "../lifecycle.ts";
-import type {LifecycleStatus} from "../lifecycle.ts";
 import type {Logger} from "../logger.ts";
 import {hashToDisplayHex} from "../../protocol/bitcoin/hash.ts";
 
@@ -59,46 +59,12 @@ export type BitcoinStatus = {
 /** How long `start()` waits for a node that never reached bitcoind to hear which chain it is on. */
 const FIRST_CONTACT_MS = 3_000;
 
-/**
- * The refresh loop. A part of its own rather than FundingWatch's base class
- * only because FundingWatch's `status` is the Bitcoin status callers read
- * (node/devnet.ts among them), which a Lifecycle's `status` would shadow.
- */
-class RefreshLoop extends Lifecycle {
-  private readonly intervalMs: number;
-  private readonly refresh: () => Promise<void>;
-  private readonly prepare: (signal: AbortSignal) => Promise<void>;
-  private loop: Promise<void> | null = null;
-
-  constructor(intervalMs: number, refresh: () => Promise<void>, prepare: (signal: AbortSignal) => Promise<void>) {
-    super();
-    this.intervalMs = intervalMs;
-    this.refresh = refresh;
-    this.prepare = prepare;
-  }
-
-  /** The current run's signal (aborted while stopped). */
-  get runSignal(): AbortSignal {
-    return this.signal;
-  }
-
-  protected async onStart(signal: AbortSignal): Promise<void> {
-    await this.prepare(signal);
-    this.loop = runEvery(this.intervalMs, signal, () => this.refresh());
-  }
-
-  protected async onStop(): Promise<void> {
-    await this.loop;
-    this.loop = null;
-  }
-}
-
 /** The Bitcoin backend and stamping funds as the status page shows them (see the module comment). */
-export class FundingWatch {
+export class FundingWatch extends Lifecycle {
   private readonly opts: FundingWatchOptions;
   private readonly backend: BitcoinBackend;
   private readonly logger: Logger;
-  private readonly loop: RefreshLoop;
+  private loop: Promise<void> | null = null;
   private key: FundingKey | null = null;
   /** The chain `key`'s address is for. */
   private keyChain: ChainName | null = null;
@@ -109,14 +75,14 @@ export class FundingWatch {
   private chainRemembered = false;
   /** Refreshes run one after another: two at once would race to create Core's wallet. */
   private queue: Promise<void> = Promise.resolve();
-  private state: BitcoinStatus;
+  private shown: BitcoinStatus;
 
   constructor(opts: FundingWatchOptions, modules: FundingWatchModules) {
+    super();
     this.opts = opts;
     this.backend = modules.backend;
     this.logger = modules.logger;
-    this.state = {backend: modules.backend.kind, chain: null, height: null, bestBlock: null, address: null, descriptor: null, balanceSats: null, error: "not checked yet"};
-    this.loop = new RefreshLoop(opts.pollIntervalMs, () => this.refresh(), (signal) => this.prepare(signal));
+    this.shown = {backend: modules.backend.kind, chain: null, height: null, bestBlock: null, address: null, descriptor: null, balanceSats: null, error: "not checked yet"};
   }
 
   /**
@@ -146,7 +112,7 @@ export class FundingWatch {
       this.key = await loadOrCreateFundingKey(this.opts.dataDir, chain);
       this.keyChain = chain;
       this.imported = false;
-      this.state = {...this.state, address: this.key.address, descriptor: this.key.descriptor};
+      this.shown = {...this.shown, address: this.key.address, descriptor: this.key.descriptor};
       this.logger.info("stamping funds address", {address: this.key.address, descriptor: this.key.descriptor, chain});
     }
     if (fromNode && !this.chainRemembered) {
@@ -155,9 +121,9 @@ export class FundingWatch {
     }
   }
 
-  /** The last refresh's view of Bitcoin. */
-  get status(): BitcoinStatus {
-    return {...this.state};
+  /** The last refresh's view of Bitcoin (the status page's; `status` is the lifecycle's). */
+  get bitcoinStatus(): BitcoinStatus {
+    return {...this.shown};
   }
 
   /**
@@ -182,8 +148,8 @@ export class FundingWatch {
   private async refreshNow(): Promise<void> {
     // While the loop runs, stop() cuts a refresh short; outside a run (before
     // the first start, in tests and the devnet) only the time limit bounds it.
-    const running = this.loop.status === "starting" || this.loop.status === "started";
-    const run = running ? this.loop.runSignal : null;
+    const running = this.status === "starting" || this.status === "started";
+    const run = running ? this.signal : null;
     const signal = run ? AbortSignal.any([run, AbortSignal.timeout(this.opts.timeoutMs)]) : AbortSignal.timeout(this.opts.timeoutMs);
     try {
       const info = await this.backend.getChainInfo(signal);
@@ -206,8 +172,8 @@ export class FundingWatch {
       }
       const utxos = await this.backend.listUnspent(signal, {minConf: 0});
       const balanceSats = utxos.reduce((a, u) => a + u.valueSats, 0n);
-      const wasDown = this.state.error !== null;
-      this.state = {
+      const wasDown = this.shown.error !== null;
+      this.shown = {
         backend: this.backend.kind,
         chain: info.chain,
         height: info.height,
@@ -221,23 +187,20 @@ export class FundingWatch {
     } catch (e) {
       if (run?.aborted) return;
       const message = e instanceof BitcoinError ? `${e.code}: ${e.message}` : (e as Error).message;
-      if (this.state.error !== message && this.unusable !== e) this.logger.warn("bitcoin backend unavailable", {backend: this.backend.kind, error: message});
-      this.state = {...this.state, error: message};
+      if (this.shown.error !== message && this.unusable !== e) this.logger.warn("bitcoin backend unavailable", {backend: this.backend.kind, error: message});
+      this.shown = {...this.shown, error: message};
     }
   }
 
-  /** Whether the refresh loop runs. */
-  get loopStatus(): LifecycleStatus {
-    return this.loop.status;
+  /** Refreshes every `pollIntervalMs` (the first at once), after the key for the remembered chain is loaded. */
+  protected async onStart(signal: AbortSignal): Promise<void> {
+    await this.prepare(signal);
+    this.loop = runEvery(this.opts.pollIntervalMs, signal, () => this.refresh());
   }
 
-  /** Start refreshing every `pollIntervalMs` (the first at once). Idempotent. */
-  start(): Promise<void> {
-    return this.loop.start();
-  }
-
-  /** Stop refreshing and wait for the refresh in progress. Idempotent; `start()` may follow. */
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /** Waits for the refresh in progress. */
+  protected async onStop(): Promise<void> {
+    await this.loop;
+    this.loop = null;
   }
 }

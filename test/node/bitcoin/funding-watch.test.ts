@@ -39,33 +39,33 @@ lifecycle("should refresh while started, not while stopped, and again after a re
   const wallet = new SimulatedWallet(chain);
   const watch = new FundingWatch({dataDir: dir, pollIntervalMs: 5, timeoutMs: 5_000}, {backend, logger: nullLogger});
   try {
-    assert.is(watch.loopStatus, "stopped");
+    assert.is(watch.status, "stopped");
     await Promise.all([watch.start(), watch.start()]);
-    assert.is(watch.loopStatus, "started");
-    await until("the first refresh", signal, () => watch.status.error === null);
-    const address = watch.status.address as string;
+    assert.is(watch.status, "started");
+    await until("the first refresh", signal, () => watch.bitcoinStatus.error === null);
+    const address = watch.bitcoinStatus.address as string;
     assert.match(address, /^bcrt1/);
-    assert.is(watch.status.balanceSats, 0n);
+    assert.is(watch.bitcoinStatus.balanceSats, 0n);
 
     wallet.fund(SimulatedBitcoin.scriptOf(address), [50_000n]);
-    await until("the funds seen", signal, () => watch.status.balanceSats === 50_000n);
+    await until("the funds seen", signal, () => watch.bitcoinStatus.balanceSats === 50_000n);
 
     await watch.stop();
     await watch.stop();
-    assert.is(watch.loopStatus, "stopped");
+    assert.is(watch.status, "stopped");
     wallet.fund(SimulatedBitcoin.scriptOf(address), [25_000n]);
     await new Promise((r) => setTimeout(r, 30));
-    assert.is(watch.status.balanceSats, 50_000n, "a stopped watch does not refresh");
+    assert.is(watch.bitcoinStatus.balanceSats, 50_000n, "a stopped watch does not refresh");
 
     await watch.start();
-    await until("the funds sent while stopped", signal, () => watch.status.balanceSats === 75_000n);
-    assert.is(watch.status.height, chain.height());
+    await until("the funds sent while stopped", signal, () => watch.bitcoinStatus.balanceSats === 75_000n);
+    assert.is(watch.bitcoinStatus.height, chain.height());
     assert.is(watch.fundingKey?.address, address, "the same key after a restart");
     await watch.stop();
     // A refresh outside a run still works (the devnet refreshes before reporting ready).
     wallet.fund(SimulatedBitcoin.scriptOf(address), [5_000n]);
     await watch.refresh();
-    assert.is(watch.status.balanceSats, 80_000n);
+    assert.is(watch.bitcoinStatus.balanceSats, 80_000n);
   } finally {
     await watch.stop();
     await removeDir(dir);
@@ -97,10 +97,10 @@ address("should show the address once started, before the first refresh finishes
   let shown: string;
   try {
     await first.start();
-    assert.is(first.status.error, "not checked yet", "the first refresh has not finished");
-    shown = first.status.address as string;
+    assert.is(first.bitcoinStatus.error, "not checked yet", "the first refresh has not finished");
+    shown = first.bitcoinStatus.address as string;
     assert.match(shown, /^bcrt1q/, "a new node shows its address as soon as it is started");
-    assert.ok(first.status.descriptor?.startsWith("wpkh("));
+    assert.ok(first.bitcoinStatus.descriptor?.startsWith("wpkh("));
     assert.is((await readFile(join(dir, FUNDING_CHAIN_FILE), "utf8")).trim(), "regtest", "the chain is remembered beside the key");
   } finally {
     release();
@@ -113,10 +113,10 @@ address("should show the address once started, before the first refresh finishes
   const second = new FundingWatch({dataDir: dir, pollIntervalMs: 5, timeoutMs: 5_000}, {backend: down, logger: nullLogger});
   try {
     await second.start();
-    assert.is(second.status.address, shown, "the remembered chain's address, without bitcoind");
+    assert.is(second.bitcoinStatus.address, shown, "the remembered chain's address, without bitcoind");
     await second.refresh();
-    assert.match(second.status.error as string, /^BITCOIN_UNAVAILABLE/);
-    assert.is(second.status.address, shown, "still shown while bitcoind is down");
+    assert.match(second.bitcoinStatus.error as string, /^BITCOIN_UNAVAILABLE/);
+    assert.is(second.bitcoinStatus.address, shown, "still shown while bitcoind is down");
   } finally {
     await second.stop();
     await removeDir(dir);
