@@ -69,6 +69,8 @@ export class PollingChainView extends Lifecycle {
   private polling: Promise<ChainUpdate | null> | null = null;
   private failing = false;
   private syncing = false;
+  /** Chain work of the node's chain when it last gave us our tip. */
+  private tipWork: bigint | null = null;
 
   constructor(opts: Partial<ChainViewOptions>, modules: ChainViewModules) {
     super();
@@ -148,6 +150,7 @@ export class PollingChainView extends Lifecycle {
     const ours = this.tipRef;
     if (ours === null) {
       this.tipRef = remoteTip;
+      this.tipWork = info.chainWork;
       this.remember(remoteTip);
       this.logger.verbose("bitcoin chain view: baseline", {height: remoteTip.height, tip: hashToDisplayHex(remoteTip.hash)});
       return null;
@@ -184,12 +187,11 @@ export class PollingChainView extends Lifecycle {
       // all of them, its last `maxReorgDepth` blocks (which we cannot tell
       // from ours, so subscribers search them as new). Logged once: the
       // next poll follows the new chain normally.
-      this.logger.error("bitcoin chain view: reorg deeper than the remembered window; following the node's chain from its tip", {
-        maxReorgDepth: this.opts.maxReorgDepth,
-        height: remoteTip.height,
-        ourHeight: ours.height,
-        lowestRemembered: lowest,
-      });
+      const context = {maxReorgDepth: this.opts.maxReorgDepth, height: remoteTip.height, ourHeight: ours.height, lowestRemembered: lowest};
+      // Less work than our tip had is a node back from an older state (or a
+      // fresh chain), not a reorg: the transaction watcher waits for it.
+      if (this.tipWork !== null && info.chainWork < this.tipWork) this.logger.warn("bitcoin chain view: the node reports a chain with less work than ours (restarted from an older state?); following it from its tip", context);
+      else this.logger.error("bitcoin chain view: reorg deeper than the remembered window; following the node's chain from its tip", context);
       from = remoteTip.height >= lowest ? lowest : Math.max(0, remoteTip.height - this.opts.maxReorgDepth + 1);
     }
     const disconnected: BlockRef[] = [];
@@ -204,6 +206,7 @@ export class PollingChainView extends Lifecycle {
     for (const h of [...this.known.keys()]) if (h > fork) this.known.delete(h);
     for (const c of connected) this.remember(c);
     this.tipRef = remoteTip;
+    this.tipWork = info.chainWork;
     const update: ChainUpdate = {disconnected, connected, tip: remoteTip};
     if (disconnected.length > 0) {
       this.logger.info("bitcoin chain view: reorg", {disconnected: disconnected.length, connected: connected.length, height: remoteTip.height});

@@ -134,7 +134,9 @@ deep("should re-anchor on the node's chain and keep reporting new blocks :: tip 
   assert.is(u.connected.at(-1)?.height, chain.height());
   assert.equal(u.connected.at(-1)?.hash, chain.tip().hash);
   assert.equal(view.tip()?.hash, chain.tip().hash);
-  assert.is(lines.filter((l) => l.level === "error").length, 1, "the deep reorg is logged once");
+  const loud = (): Array<{level: LogLevel; msg: string}> => lines.filter((l) => l.level === "error" || l.level === "warn");
+  assert.is(loud().length, 1, "the drop is logged once");
+  assert.match(loud()[0]?.msg ?? "", /less work than ours/, "a chain with less work is not called a reorg");
 
   for (let i = 0; i < 3; i++) {
     const [b] = chain.mine(1, MINER);
@@ -148,7 +150,26 @@ deep("should re-anchor on the node's chain and keep reporting new blocks :: tip 
   const r = await view.pollNow(signal);
   assert.is(r?.disconnected.length, 2);
   assert.is(r?.connected.length, 2);
-  assert.is(lines.filter((l) => l.level === "error").length, 1, "no further errors");
+  assert.is(loud().length, 1, "nothing more logged loudly");
+}));
+
+deep("should log a reorg deeper than its window as an error once and go on from the new chain :: more work, deeper than the window", withTimeout(10_000, async (signal) => {
+  const {chain, backend} = simulated();
+  const lines: Array<{level: LogLevel; msg: string}> = [];
+  const view = new PollingChainView({maxReorgDepth: 3}, {backend, logger: recordingLogger(lines)});
+  chain.mine(6, MINER);
+  await view.pollNow(signal);
+  chain.mine(1, MINER);
+  await view.pollNow(signal);
+  chain.reorg(5, 6, MINER);
+  const u = await view.pollNow(signal);
+  assert.is(u?.disconnected.length, 2, "all it remembered");
+  assert.equal(view.tip()?.hash, chain.tip().hash);
+  const [b] = chain.mine(1, MINER);
+  assert.equal((await view.pollNow(signal))?.connected.map((c) => c.height), [b!.height]);
+  const errors = lines.filter((l) => l.level === "error");
+  assert.is(errors.length, 1);
+  assert.match(errors[0]?.msg ?? "", /reorg deeper than the remembered window/);
 }));
 
 deep("should wait while the node is syncing and carry on once it has synced :: headers ahead of blocks", withTimeout(10_000, async (signal) => {
