@@ -69,7 +69,7 @@ export class Devnet {
     const node = (this.node = await CalendarNode.init(opts, {logger: logger.child({calendar: 1}), clock, bitcoin: backend}));
     const {url} = await node.start();
     await node.bitcoin?.funding.refresh();
-    const address = node.bitcoin?.funding.status.address;
+    const address = node.bitcoin?.funding.bitcoinStatus.address;
     if (address) {
       // Confirmed before reporting ready: the stamper spends only confirmed coins.
       bitcoin.fund(address, CALENDAR_FUNDING_SATS);

@@ -75,7 +75,7 @@ export function createMetrics(register: Registry): {
     stamperWaiting: new Gauge({name: "calendar_stamper_waiting_transactions", help: "Mined stamp transactions waiting for enough confirmations", registers}),
     stamperProblem: new Gauge({
       name: "calendar_stamper_problem",
-      help: "1 while the stamper has this kind of problem (bitcoin-node, funds, fee-cap, deep-reorg, internal)",
+      help: "1 while the stamper has this kind of problem (bitcoin-node, funds, wallet, fee-cap, deep-reorg, internal)",
       labelNames: ["kind"] as const,
       registers,
     }),

@@ -201,6 +201,7 @@ async function assemble(opts: NodeOptions, modules: NodeModules, identity: Ident
         calendar,
         backend,
         fundingKey: () => funding.fundingKey,
+        walletProblem: () => funding.walletProblem,
         dataDir: opts.dataDir,
         logger: logger.child({module: "stamper"}),
         metrics,
@@ -228,7 +229,7 @@ async function assemble(opts: NodeOptions, modules: NodeModules, identity: Ident
         queueDepth: aggregator.queueDepth,
         roundIntervalMs: opts.aggregator.roundIntervalMs,
         uptimeSeconds: Math.floor((clock.now() - started) / 1000),
-        bitcoin: bitcoin ? bitcoin.funding.status : null,
+        bitcoin: bitcoin ? bitcoin.funding.bitcoinStatus : null,
         stamper,
       };
     };

@@ -15,11 +15,19 @@
  * steps, the owner can save what it learnt before it acts on the next.
  * Handlers run one at a time and are awaited; a handler that throws leaves
  * its watch where it was, so the same event comes again on the next call.
+ *
+ * A block that is not (or no longer) on the node's active chain has left it
+ * only when the node has a chain with at least as much work without it: a
+ * bitcoind back from an older state reports a lower tip (even 0) and then
+ * syncs the same blocks again, and a syncing node's tip is not its chain's.
+ * Until the node says so, the watch stays where it is and is checked again
+ * at each reconcile.
  */
 import {bytesEqual, toDisplayHex, toHex} from "../../protocol/ots/bytes.ts";
 import {bitcoinMerkleBranch} from "../../protocol/ots/bitcoin.ts";
 import {decodeBlockHeader} from "../../protocol/bitcoin/header.ts";
-import type {BitcoinBackend} from "../bitcoin/backend.ts";
+import {isSyncing} from "../bitcoin/backend.ts";
+import type {BitcoinBackend, BlockHeaderInfo} from "../bitcoin/backend.ts";
 import type {BlockRef, ChainUpdate} from "../bitcoin/chain-view.ts";
 import {BitcoinError, BitcoinErrorCode} from "../bitcoin/errors.ts";
 import {AnchorError, AnchorErrorCode} from "./errors.ts";
@@ -122,6 +130,8 @@ export class TxWatcher {
   private readonly unchecked = new Set<Watched>();
   /** The tip as of the last reconcile or update: watches begin following from here. */
   private lastTip: BlockRef | null = null;
+  /** The most chain work the node has shown us (a block of ours it no longer knows had no more than that). */
+  private maxWork = 0n;
 
   constructor(opts: TxWatcherOptions, modules: TxWatcherModules) {
     this.opts = opts;
@@ -176,19 +186,21 @@ export class TxWatcher {
     // transaction may be in a block of the new branch.
     for (const w of todo.filter((x) => x.state === "confirmed" && !x.cancelled)) {
       const block = w.block as BlockRef;
-      if (block.height > tip.height - this.opts.reorgWindow && !(await this.isActive(block, signal))) {
+      const where = block.height > tip.height - this.opts.reorgWindow ? await this.blockState(block, signal) : "active";
+      if (where === "gone") {
         this.toWaiting(w, Math.max(0, block.height - this.opts.reorgWindow));
         this.unchecked.delete(w);
         await this.emit(w, {kind: "reorged", txid: w.txid, block, tip, rescan: true});
-      } else this.unchecked.delete(w);
+      } else if (where === "active") this.unchecked.delete(w);
     }
     for (const w of todo.filter((x) => x.state === "mined" && !x.cancelled)) {
       const block = w.block as BlockRef;
-      if (!(await this.isActive(block, signal))) {
+      const where = await this.blockState(block, signal);
+      if (where === "gone") {
         this.toWaiting(w, w.sinceHeight ?? Math.max(0, block.height - this.opts.reorgWindow));
         this.unchecked.delete(w);
         await this.emit(w, {kind: "unmined", txid: w.txid, block, rescan: true});
-      } else this.unchecked.delete(w);
+      } else if (where === "active") this.unchecked.delete(w);
     }
     const search = todo.filter((x) => x.state === "waiting" && !x.cancelled);
     if (search.length > 0) {
@@ -205,7 +217,14 @@ export class TxWatcher {
   /** Apply a chain update: a block that left takes its transactions back to waiting; new blocks are searched. */
   async follow(update: ChainUpdate, signal: AbortSignal): Promise<void> {
     for (const d of update.disconnected) {
-      for (const w of [...(this.byBlock.get(toHex(d.hash)) ?? [])]) {
+      const watches = [...(this.byBlock.get(toHex(d.hash)) ?? [])];
+      if (watches.length === 0) continue;
+      if ((await this.blockState(d, signal)) !== "gone") {
+        // A lower tip is not a reorg: keep them where they are and look again at each reconcile.
+        for (const w of watches) this.unchecked.add(w);
+        continue;
+      }
+      for (const w of watches) {
         const was = w.state;
         this.toWaiting(w, Math.max(0, d.height - 1));
         if (was === "mined") await this.emit(w, {kind: "unmined", txid: w.txid, block: d, rescan: false});
@@ -225,7 +244,14 @@ export class TxWatcher {
     for (const w of [...this.mined]) {
       const at = w.block as BlockRef;
       if (w.cancelled || tip.height - at.height + 1 < this.opts.confirmations) continue;
-      const block = await this.backend.getBlock(at.hash, signal);
+      let block: Awaited<ReturnType<BitcoinBackend["getBlock"]>>;
+      try {
+        block = await this.backend.getBlock(at.hash, signal);
+      } catch (e) {
+        // A node back from an older state may not know the block yet; reconcile decides whether it is gone.
+        if (e instanceof BitcoinError && e.code === BitcoinErrorCode.NOT_FOUND) continue;
+        throw e;
+      }
       // Our view is ahead of the node's answer, or the block just left the chain: the next update says which.
       if (block.confirmations < this.opts.confirmations) continue;
       const index = block.txids.findIndex((t) => bytesEqual(t, w.txid));
@@ -292,12 +318,28 @@ export class TxWatcher {
     if (!w.cancelled) await w.onEvent(e);
   }
 
-  private async isActive(b: BlockRef, signal: AbortSignal): Promise<boolean> {
+  /**
+   * Where block `b` stands: on the node's active chain, gone (the node has a
+   * chain with at least as much work that does not hold it), or unsure (the
+   * node is syncing or reports less work: ask again later).
+   */
+  private async blockState(b: BlockRef, signal: AbortSignal): Promise<"active" | "gone" | "unsure"> {
+    let header: BlockHeaderInfo | null = null;
     try {
-      return bytesEqual(await this.backend.getBlockHash(b.height, signal), b.hash);
+      header = await this.backend.getBlockHeader(b.hash, signal);
     } catch (e) {
-      if (e instanceof BitcoinError && e.code === BitcoinErrorCode.HEIGHT_OUT_OF_RANGE) return false;
-      throw e;
+      if (!(e instanceof BitcoinError && e.code === BitcoinErrorCode.NOT_FOUND)) throw e;
     }
+    if (header !== null && header.confirmations >= 1) {
+      if (header.chainWork > this.maxWork) this.maxWork = header.chainWork;
+      return "active";
+    }
+    const info = await this.backend.getChainInfo(signal);
+    if (isSyncing(info)) return "unsure";
+    if (header !== null) return info.chainWork >= header.chainWork ? "gone" : "unsure";
+    // The node does not know the block: gone once its chain is as high and has as much work as any we saw.
+    const gone = info.height >= b.height && info.chainWork >= this.maxWork;
+    if (info.chainWork > this.maxWork) this.maxWork = info.chainWork;
+    return gone ? "gone" : "unsure";
   }
 }

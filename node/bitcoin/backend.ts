@@ -28,7 +28,16 @@ export type ChainInfo = {
   /** Median time past of the tip, seconds. */
   medianTime: number;
   initialBlockDownload: boolean;
+  /** Height of the best header the node knows (`headers`); above `height` while it is still syncing blocks. */
+  headers: number;
+  /** Total work of the active chain (`chainwork`). */
+  chainWork: bigint;
 };
+
+/** True while the node is still catching up (IBD, or headers ahead of blocks): its tip is not yet its chain's. */
+export function isSyncing(info: ChainInfo): boolean {
+  return info.initialBlockDownload || info.headers > info.height;
+}
 
 /** A block header with its place in the chain. */
 export type BlockHeaderInfo = {
@@ -38,8 +47,10 @@ export type BlockHeaderInfo = {
   header: Uint8Array;
   /** Header time, Unix seconds. */
   time: number;
-  /** Confirmations on the active chain; -1 when the block is not on it (stale or invalid). */
+  /** Confirmations on the active chain; -1 when the block is not on it (stale, invalid, or a header the node has not connected yet). */
   confirmations: number;
+  /** Total work of the chain up to and including this block (`chainwork`). */
+  chainWork: bigint;
 };
 
 /** A block header plus the txids of its transactions in block order. */

@@ -8,7 +8,13 @@
  * compares the node's tip with ours; when they differ it walks down by height
  * until the node's hash equals ours (the fork point), reports our blocks above
  * it as disconnected (tip first) and the node's blocks above it as connected
- * (ascending). A node that goes away (down, warming up, timing out) is retried
+ * (ascending). When none of our blocks is on the node's chain any more (a
+ * reorg deeper than the window, bitcoind back from an older state, a fresh
+ * chain) all we remember is reported disconnected, the view re-anchors on the
+ * node's chain and goes on from there (whether a block that left really is
+ * gone is the transaction watcher's to decide, by chain work). While the
+ * node is syncing (initial block download, headers ahead of blocks) the view
+ * waits. A node that goes away (down, warming up, timing out) is retried
  * every poll without crashing; the view resumes where it was.
  *
  * Either it polls by itself (`start()`, the one Service lifecycle of
@@ -16,6 +22,7 @@
  * anchoring engine does so that its decisions never race a poll.
  */
 import {bytesEqual, hashToDisplayHex} from "../../protocol/bitcoin/hash.ts";
+import {isSyncing} from "./backend.ts";
 import type {BitcoinBackend} from "./backend.ts";
 import {isTransientBitcoinError} from "./errors.ts";
 import {Lifecycle, runEvery} from "../lifecycle.ts";
@@ -61,6 +68,9 @@ export class PollingChainView extends Lifecycle {
   private loop: Promise<void> | null = null;
   private polling: Promise<ChainUpdate | null> | null = null;
   private failing = false;
+  private syncing = false;
+  /** Chain work of the node's chain when it last gave us our tip. */
+  private tipWork: bigint | null = null;
 
   constructor(opts: Partial<ChainViewOptions>, modules: ChainViewModules) {
     super();
@@ -127,10 +137,20 @@ export class PollingChainView extends Lifecycle {
 
   private async poll(signal: AbortSignal): Promise<ChainUpdate | null> {
     const info = await this.backend.getChainInfo(signal);
+    // A syncing node's tip is not its chain's yet (after a restart it may even
+    // start below ours): report nothing, take no baseline, until it is done.
+    if (isSyncing(info)) {
+      if (!this.syncing) this.logger.info("bitcoin chain view: the node is syncing; waiting", {height: info.height, headers: info.headers, initialBlockDownload: info.initialBlockDownload});
+      this.syncing = true;
+      return null;
+    }
+    if (this.syncing) this.logger.info("bitcoin chain view: the node has synced", {height: info.height});
+    this.syncing = false;
     const remoteTip: BlockRef = {hash: info.bestBlockHash, height: info.height};
     const ours = this.tipRef;
     if (ours === null) {
       this.tipRef = remoteTip;
+      this.tipWork = info.chainWork;
       this.remember(remoteTip);
       this.logger.verbose("bitcoin chain view: baseline", {height: remoteTip.height, tip: hashToDisplayHex(remoteTip.hash)});
       return null;
@@ -147,6 +167,7 @@ export class PollingChainView extends Lifecycle {
       }
       return v;
     };
+    // `known` always holds at least our tip (every poll remembers the tip it reports).
     const lowest = Math.min(...this.known.keys());
     let fork = -1;
     for (let h = Math.min(ours.height, remoteTip.height); h >= lowest; h--) {
@@ -156,20 +177,36 @@ export class PollingChainView extends Lifecycle {
         break;
       }
     }
+    // Where the node's blocks we report as connected start.
+    let from = fork + 1;
     if (fork < 0) {
-      this.logger.error("bitcoin chain view: reorg deeper than the remembered window", {maxReorgDepth: this.opts.maxReorgDepth, height: remoteTip.height});
-      fork = lowest - 1;
+      // No remembered block is on the node's chain (a reorg deeper than the
+      // window, bitcoind back from an older flushed state, a fresh chain).
+      // Every block we remember is gone; we re-anchor on the node's chain:
+      // its blocks at the heights we remembered, or, when its tip is below
+      // all of them, its last `maxReorgDepth` blocks (which we cannot tell
+      // from ours, so subscribers search them as new). Logged once: the
+      // next poll follows the new chain normally.
+      const context = {maxReorgDepth: this.opts.maxReorgDepth, height: remoteTip.height, ourHeight: ours.height, lowestRemembered: lowest};
+      // Less work than our tip had is a node back from an older state (or a
+      // fresh chain), not a reorg: the transaction watcher waits for it.
+      if (this.tipWork !== null && info.chainWork < this.tipWork) this.logger.warn("bitcoin chain view: the node reports a chain with less work than ours (restarted from an older state?); following it from its tip", context);
+      else this.logger.error("bitcoin chain view: reorg deeper than the remembered window; following the node's chain from its tip", context);
+      from = remoteTip.height >= lowest ? lowest : Math.max(0, remoteTip.height - this.opts.maxReorgDepth + 1);
     }
     const disconnected: BlockRef[] = [];
-    for (let h = ours.height; h > fork; h--) {
+    // Ours above the fork point; all we remember when there is none.
+    const gone = fork < 0 ? lowest : fork + 1;
+    for (let h = ours.height; h >= gone; h--) {
       const hash = this.known.get(h);
       if (hash !== undefined) disconnected.push({hash, height: h});
     }
     const connected: BlockRef[] = [];
-    for (let h = Math.max(fork + 1, 0); h <= remoteTip.height; h++) connected.push({hash: await remoteHash(h), height: h});
+    for (let h = Math.max(from, 0); h <= remoteTip.height; h++) connected.push({hash: await remoteHash(h), height: h});
     for (const h of [...this.known.keys()]) if (h > fork) this.known.delete(h);
     for (const c of connected) this.remember(c);
     this.tipRef = remoteTip;
+    this.tipWork = info.chainWork;
     const update: ChainUpdate = {disconnected, connected, tip: remoteTip};
     if (disconnected.length > 0) {
       this.logger.info("bitcoin chain view: reorg", {disconnected: disconnected.length, connected: connected.length, height: remoteTip.height});

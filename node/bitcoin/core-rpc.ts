@@ -30,7 +30,7 @@ import type {
   TxOut,
   Utxo,
 } from "./backend.ts";
-import {BitcoinError, BitcoinErrorCode} from "./errors.ts";
+import {BitcoinError, BitcoinErrorCode, importFailure} from "./errors.ts";
 import {JsonRpcClient} from "./json-rpc-client.ts";
 import {nullLogger, type Logger} from "../logger.ts";
 import {bitcoinErrorFromRejectReason} from "./rpc-errors.ts";
@@ -56,6 +56,12 @@ export const defaultCoreRpcBackendOptions: Omit<CoreRpcBackendOptions, "url"> = 
 export type CoreRpcBackendModules = {logger?: Logger};
 
 type Json = Record<string, unknown>;
+
+/** Core's `chainwork`: 64 hex digits. */
+function work(v: unknown, what: string): bigint {
+  if (typeof v !== "string" || !/^[0-9a-f]{1,64}$/i.test(v)) throw bad(what);
+  return BigInt(`0x${v}`);
+}
 
 function bad(what: string): BitcoinError {
   return BitcoinError.of(BitcoinErrorCode.BAD_RESPONSE, `bitcoind: unexpected ${what}`);
@@ -122,6 +128,8 @@ export class CoreRpcBackend implements BitcoinBackend {
       bestBlockHash: hash(r.bestblockhash, "bestblockhash"),
       medianTime: num(r.mediantime, "mediantime"),
       initialBlockDownload: r.initialblockdownload === true,
+      headers: num(r.headers, "headers"),
+      chainWork: work(r.chainwork, "chainwork"),
     };
   }
 
@@ -143,7 +151,7 @@ export class CoreRpcBackend implements BitcoinBackend {
     const header = hex(raw.result, "raw header");
     if (header.length !== 80 || !bytesEqual(blockHeaderHash(header), blockHash)) throw bad("header: it does not hash to the requested block");
     const v = obj(verbose.result, "block header");
-    const info = {hash: blockHash, height: num(v.height, "height"), header, time: decodeBlockHeader(header).time, confirmations: num(v.confirmations, "confirmations")};
+    const info = {hash: blockHash, height: num(v.height, "height"), header, time: decodeBlockHeader(header).time, confirmations: num(v.confirmations, "confirmations"), chainWork: work(v.chainwork, "chainwork")};
     return {info, block: withBlock ? v : null};
   }
 
@@ -260,7 +268,10 @@ export class CoreRpcBackend implements BitcoinBackend {
       const o = obj(r, "import result");
       if (o.success !== true) {
         const err = o.error === undefined ? {} : obj(o.error, "import error");
-        throw BitcoinError.of(BitcoinErrorCode.WALLET_ERROR, `importdescriptors failed for ${missing[i]}: ${typeof err.message === "string" ? err.message : "unknown error"}`, {rpcCode: typeof err.code === "number" ? err.code : undefined});
+        throw importFailure(this.wallet, missing[i] as string, {
+          ...(typeof err.code === "number" ? {code: err.code} : {}),
+          ...(typeof err.message === "string" ? {message: err.message} : {}),
+        });
       }
     });
     this.logger.info("bitcoin: imported watch-only descriptors", {wallet: this.wallet, count: missing.length});

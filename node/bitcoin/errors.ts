@@ -33,6 +33,12 @@ export const BitcoinErrorCode = {
   WALLET_NOT_FOUND: "BITCOIN_WALLET_NOT_FOUND",
   /** Other wallet errors (-4, -19, -35). */
   WALLET_ERROR: "BITCOIN_WALLET_ERROR",
+  /**
+   * The `--bitcoin-wallet` wallet cannot watch our descriptor: it has private
+   * keys enabled (importdescriptors -4 "Cannot import descriptor without
+   * private keys to a wallet with private keys enabled"). `reason` is the wallet's name.
+   */
+  WALLET_UNUSABLE: "BITCOIN_WALLET_UNUSABLE",
   /** The transaction does not parse (-22). */
   TX_DECODE_FAILED: "BITCOIN_TX_DECODE_FAILED",
   /** Replacement refused: fee or feerate not above the replaced transactions' ("insufficient fee"). */
@@ -74,6 +80,23 @@ export class BitcoinError extends CalendarError<BitcoinErrorType> {
   static of(code: BitcoinErrorCodeValue, message: string, meta: {rpcCode?: number; reason?: string} = {}): BitcoinError {
     return new BitcoinError({code, rpcCode: meta.rpcCode ?? null, reason: meta.reason ?? null}, message);
   }
+}
+
+/** Core's importdescriptors error for a public descriptor in a wallet with private keys (v28 wallet/rpc/backup.cpp). */
+export const PRIVATE_KEYS_ENABLED_MESSAGE = "Cannot import descriptor without private keys to a wallet with private keys enabled";
+
+/**
+ * The error of a failed `importdescriptors` request (both backends raise the
+ * same): WALLET_UNUSABLE when the wallet has private keys, which no retry
+ * fixes, WALLET_ERROR otherwise.
+ */
+export function importFailure(wallet: string, desc: string, error: {code?: number; message?: string}): BitcoinError {
+  const message = error.message ?? "unknown error";
+  const meta = error.code === undefined ? {} : {rpcCode: error.code};
+  if (message.includes(PRIVATE_KEYS_ENABLED_MESSAGE)) {
+    return BitcoinError.of(BitcoinErrorCode.WALLET_UNUSABLE, `wallet '${wallet}' has private keys enabled and cannot watch the stamping descriptor: ${message}`, {...meta, reason: wallet});
+  }
+  return BitcoinError.of(BitcoinErrorCode.WALLET_ERROR, `importdescriptors failed for ${desc}: ${message}`, meta);
 }
 
 /** True for errors after which retrying later can succeed (node down, warming up, timeout). */

@@ -14,11 +14,44 @@ import * as ecc from "@bitcoinerlab/secp256k1";
 import {ECPairFactory} from "ecpair";
 import {addDescriptorChecksum} from "../../protocol/bitcoin/descriptor-checksum.ts";
 import {networkOf, scriptToAddress, type ChainName} from "./address.ts";
+import {writeFileAtomic} from "../fsutil.ts";
 import {checkKeyFileMode, IdentityError, IdentityErrorCode, writeSecretFile} from "../identity.ts";
 import {keyPairFromPrivateKey, p2wpkhScript, type KeyPair} from "./signing.ts";
 
 /** File name of the key inside the data directory. */
 export const FUNDING_KEY_FILE = "bitcoin-key";
+
+/**
+ * File beside the key naming the chain the Bitcoin node last said it is on
+ * (one line, e.g. `regtest`). The key itself belongs to no chain, its
+ * address does: remembering the chain lets the node show its address from
+ * the moment it starts instead of after its first contact with bitcoind.
+ * A separate file so that the secret is never rewritten for it.
+ */
+export const FUNDING_CHAIN_FILE = "bitcoin-chain";
+
+const CHAIN_NAMES: readonly string[] = ["main", "test", "testnet4", "signet", "regtest"] satisfies ChainName[];
+
+/** Whether `s` is a chain name `getblockchaininfo` reports. */
+export function isChainName(s: string): s is ChainName {
+  return CHAIN_NAMES.includes(s);
+}
+
+/** The chain remembered beside the key, or null (none yet, or not a chain name: then the node's next answer rewrites it). */
+export async function readRememberedChain(dataDir: string): Promise<ChainName | null> {
+  try {
+    const text = (await readFile(join(dataDir, FUNDING_CHAIN_FILE), "utf8")).trim();
+    return isChainName(text) ? text : null;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+/** Remembers `chain` beside the key (atomically). */
+export async function rememberChain(dataDir: string, chain: ChainName): Promise<void> {
+  await writeFileAtomic(dataDir, FUNDING_CHAIN_FILE, new TextEncoder().encode(`${chain}\n`));
+}
 
 /** What the node shows and uses. */
 export type FundingKey = {

@@ -12,7 +12,18 @@ import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 
 /** Something the operator should know about; `red` ones fail /healthz. */
-export type StamperProblem = {kind: "bitcoin-node" | "funds" | "fee-cap" | "deep-reorg" | "internal"; message: string; red: boolean};
+export type StamperProblem = {kind: "bitcoin-node" | "funds" | "wallet" | "fee-cap" | "deep-reorg" | "internal"; message: string; red: boolean};
+
+/**
+ * The `wallet` problem: `--bitcoin-wallet` names a Core wallet with private
+ * keys, into which Core will not import our watch-only descriptor. The
+ * remedy is a new watch-only wallet; a suggested name keeps the command
+ * copyable (the existing wallet's name is taken).
+ */
+export function describeWalletProblem(wallet: string): string {
+  const name = `${wallet}-watch`;
+  return `Bitcoin Core wallet '${wallet}' has private keys enabled, so it cannot watch the stamping key; create a watch-only wallet with \`bitcoin-cli createwallet ${name} disable_private_keys=true blank=true\` and restart the node with --bitcoin-wallet ${name}; digests are still accepted`;
+}
 
 /** How the calendar words an engine problem. */
 export function describeAnchorProblem(p: AnchorProblem): string {
@@ -30,7 +41,12 @@ export function describeAnchorProblem(p: AnchorProblem): string {
   }
 }
 
-/** The current problems, one per kind; each change is logged and shown in `calendar_stamper_problem{kind}`. */
+/**
+ * The current problems, one per kind; each change is logged and shown in
+ * `calendar_stamper_problem{kind}`. A kind that concerns several things at
+ * once (several stamps a deep reorg removed) is set with a message naming
+ * all of them, so a later one never hides an earlier one.
+ */
 export class StamperProblems {
   private readonly logger: Logger;
   private readonly metrics: Metrics | null;

@@ -32,6 +32,7 @@ import {AnchorEngine} from "../anchor/engine.ts";
 import type {AnchorCycle} from "../anchor/state-file.ts";
 import type {TxEvent, TxWatch} from "../anchor/tx-watcher.ts";
 import type {BitcoinBackend} from "../bitcoin/backend.ts";
+import type {BitcoinError} from "../bitcoin/errors.ts";
 import type {FundingKey} from "../bitcoin/funding-key.ts";
 import type {Calendar} from "../calendar/calendar.ts";
 import type {LiveStamp} from "../calendar/stamp-directory.ts";
@@ -43,7 +44,7 @@ import type {Logger} from "../logger.ts";
 import type {Metrics} from "../metrics.ts";
 import {StamperError, StamperErrorCode} from "./errors.ts";
 import type {StamperOptions} from "./options.ts";
-import {describeAnchorProblem, StamperProblems} from "./problems.ts";
+import {describeAnchorProblem, describeWalletProblem, StamperProblems} from "./problems.ts";
 import type {StamperProblem} from "./problems.ts";
 import {STAMPER_DIR, stampDescriptionCodec} from "./state-file.ts";
 import type {StampDescription} from "./state-file.ts";
@@ -70,6 +71,8 @@ export type StamperModules = {
   metrics: Metrics | null;
   clock: Clock;
   onPhase?: (phase: StamperPhase) => void;
+  /** Why the configured Core wallet cannot be used (the funding watch's import refused it), or null. */
+  walletProblem?: () => BitcoinError | null;
 };
 
 /** One version of an unconfirmed stamp transaction, as the status page shows it. */
@@ -121,8 +124,8 @@ export class Stamper extends Lifecycle {
   private readonly trees = new Map<number, {root: Uint8Array; tree: FlatMerkleTree}>();
   /** The tree of the content last handed to the engine, until the engine keeps that version. */
   private building: {root: Uint8Array; tree: FlatMerkleTree} | null = null;
-  /** Rounds whose stamp a deep reorg revoked; health stays red until they are stamped again. */
-  private revoked: SeqRange[][] = [];
+  /** Stamps a deep reorg revoked whose rounds are not all stamped again; health stays red until they are. */
+  private revoked: Array<{ranges: SeqRange[]; txid: Uint8Array; height: number; leaves: number}> = [];
   private loaded = false;
   /** Every journaled stamp is followed for deep reorgs (from the first load on). */
   private followingStamps = false;
@@ -151,10 +154,12 @@ export class Stamper extends Lifecycle {
         confirmed: (c) => this.journal(c),
         kept: (e) => this.kept(e),
         dropped: (c) => void this.trees.delete(c.id),
-        problem: (p) => this.problems.set(p.kind, describeAnchorProblem(p)),
+        // With an unusable wallet the node sees no coins: that is the wallet's problem, not "out of funds".
+        problem: (p) => (p.kind === "funds" && this.checkWallet() ? undefined : this.problems.set(p.kind, describeAnchorProblem(p))),
         resolved: (kind) => this.problems.clear(kind),
         ticked: () => {
           this.building = null;
+          this.checkWallet();
           this.updateGauges();
         },
       },
@@ -388,8 +393,20 @@ export class Stamper extends Lifecycle {
       journalSeq: live.pos.seq,
     });
     if (c.version < c.versions - 1) this.logger.info("stamper: an earlier version confirmed; the commitments added later go into the next transaction", {txid: toDisplayHex(c.txid)});
-    this.revoked = this.revoked.filter((r) => this.unanchored.anyIn(r));
-    if (this.revoked.length === 0) this.problems.clear("deep-reorg");
+    this.revoked = this.revoked.filter((r) => this.unanchored.anyIn(r.ranges));
+    this.showRevoked();
+  }
+
+  /** Shows or clears the wallet problem; true while there is one. */
+  private checkWallet(): boolean {
+    const w = this.m.walletProblem?.() ?? null;
+    if (w === null) {
+      this.problems.clear("wallet");
+      return false;
+    }
+    this.problems.clear("funds");
+    this.problems.set("wallet", describeWalletProblem(w.type.reason ?? "?"));
+    return true;
   }
 
   // --- deep reorgs ---------------------------------------------------------------------------
@@ -419,8 +436,24 @@ export class Stamper extends Lifecycle {
     await this.m.calendar.revokeStamp(s.pos.seq, height);
     const {seqs, leaves} = await this.m.calendar.readRoundLeaves(s.ranges);
     this.unanchored.add(seqs, leaves);
-    this.revoked.push(s.ranges);
-    this.problems.set("deep-reorg", `a reorg deeper than ${this.opts.confirmations} confirmations removed stamp ${toDisplayHex(s.txid)} (block ${s.height}); ${s.leaves} commitments lost their proofs until stamped again`, true);
+    this.revoked.push({ranges: s.ranges, txid: s.txid, height: s.height, leaves: s.leaves});
+    this.showRevoked();
+  }
+
+  /**
+   * One problem names every revoked stamp not yet stamped again and their
+   * rounds in total: a reorg often removes several, and the operator needs
+   * all of them, not the last one.
+   */
+  private showRevoked(): void {
+    const r = this.revoked;
+    if (r.length === 0) return this.problems.clear("deep-reorg");
+    const total = r.reduce((a, x) => a + x.leaves, 0);
+    const one = r.length === 1 ? r[0] : undefined;
+    const what = one
+      ? `stamp ${toDisplayHex(one.txid)} (block ${one.height})`
+      : `${r.length} stamps: ${r.map((x) => `${toDisplayHex(x.txid)} (block ${x.height}, ${x.leaves} commitments)`).join(", ")}`;
+    this.problems.set("deep-reorg", `a reorg deeper than ${this.opts.confirmations} confirmations removed ${what}; ${total} commitments lost their proofs until stamped again`, true);
   }
 }
 

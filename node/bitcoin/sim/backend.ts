@@ -22,8 +22,9 @@ import type {
   TxOut,
   Utxo,
 } from "../backend.ts";
-import {BitcoinError, BitcoinErrorCode} from "../errors.ts";
+import {BitcoinError, BitcoinErrorCode, importFailure} from "../errors.ts";
 import {displayHexToHash} from "../../../protocol/bitcoin/hash.ts";
+import {simulatedChainWork} from "./chain.ts";
 import type {SimulatedBlock, SimulatedChain} from "./chain.ts";
 import {sendRawTransaction, testMempoolAccept, DEFAULT_MAX_FEE_RATE_SAT_VB} from "./broadcast.ts";
 import {SimulatedRpcFailure} from "./rejection.ts";
@@ -63,25 +64,26 @@ export class SimulatedBackend implements BitcoinBackend {
   }
 
   private blockOrThrow(hash: Uint8Array): SimulatedBlock {
-    const b = this.chain.block(hashToDisplayHex(hash));
+    const b = this.chain.reportedBlock(hashToDisplayHex(hash));
     if (b === null) throw new SimulatedRpcFailure(RpcCode.INVALID_ADDRESS_OR_KEY, "Block not found");
     return b;
   }
 
   private headerInfo(b: SimulatedBlock): BlockHeaderInfo {
-    return {hash: b.hash, height: b.height, header: b.header, time: b.time, confirmations: this.chain.confirmations(b)};
+    return {hash: b.hash, height: b.height, header: b.header, time: b.time, confirmations: this.chain.reportedConfirmations(b), chainWork: simulatedChainWork(b.height)};
   }
 
   getChainInfo(signal: AbortSignal): Promise<ChainInfo> {
     return this.run(signal, () => {
-      const tip = this.chain.tip();
-      return {chain: "regtest", height: tip.height, bestBlockHash: tip.hash, medianTime: this.chain.medianTimePast(tip), initialBlockDownload: false};
+      const tip = this.chain.reportedTip();
+      const {headers, initialBlockDownload} = this.chain.reportedSync();
+      return {chain: "regtest", height: tip.height, bestBlockHash: tip.hash, medianTime: this.chain.medianTimePast(tip), initialBlockDownload, headers, chainWork: simulatedChainWork(tip.height)};
     });
   }
 
   getBlockHash(height: number, signal: AbortSignal): Promise<Uint8Array> {
     return this.run(signal, () => {
-      const b = this.chain.blockAt(height);
+      const b = this.chain.reportedBlockAt(height);
       if (b === null) throw new SimulatedRpcFailure(RpcCode.INVALID_PARAMETER, "Block height out of range");
       return b.hash;
     });
@@ -159,7 +161,7 @@ export class SimulatedBackend implements BitcoinBackend {
       const results = this.wallets.importDescriptors(this.wallet, missing.map((desc) => ({desc, timestamp: opts.rescanSince})));
       results.forEach((r, i) => {
         // Same error as CoreRpcBackend raises for a failed import.
-        if (!r.success) throw BitcoinError.of(BitcoinErrorCode.WALLET_ERROR, `importdescriptors failed for ${missing[i]}: ${r.error.message}`, {rpcCode: r.error.code});
+        if (!r.success) throw importFailure(this.wallet, missing[i] as string, r.error);
       });
     });
   }

@@ -119,6 +119,11 @@ type Undo = {spent: Array<[string, Coin]>};
 const outpointKey = (txid: string, vout: number): string => `${txid}:${vout}`;
 const txidOfInput = (hash: Uint8Array): string => hashToDisplayHex(hash);
 
+/** Work of the chain up to `height`: each regtest block (bits 0x207fffff) adds 2 units. */
+export function simulatedChainWork(height: number): bigint {
+  return BigInt(height + 1) * 2n;
+}
+
 /** The simulated regtest chain (see the module comment). */
 export class SimulatedChain {
   readonly opts: SimulatedChainOptions;
@@ -141,6 +146,8 @@ export class SimulatedChain {
   status: "stopped" | "started" = "stopped";
   private controller: AbortController | null = null;
   private miningScript: Uint8Array | null = null;
+  /** bitcoind back from an older state (`simulateRestart`): what it reports, until `simulateResync`. */
+  private restarted: {height: number; syncing: boolean} | null = null;
 
   constructor(opts: Partial<SimulatedChainOptions>, modules: SimulatedChainModules) {
     this.opts = {...defaultSimulatedChainOptions, ...opts};
@@ -226,6 +233,60 @@ export class SimulatedChain {
   /** The next active block after `b`, if `b` is active and not the tip. */
   nextActive(b: SimulatedBlock): SimulatedBlock | null {
     return this.confirmations(b) > 0 ? (this.active[b.height + 1] ?? null) : null;
+  }
+
+  // --- what bitcoind reports: the whole active chain, or less after a simulated restart ---
+
+  /**
+   * Make the node report the active chain only up to `height`, as bitcoind
+   * does after a restart from an older flushed state: a lower tip, the blocks
+   * above it unknown — or, with `syncing`, known as headers not yet connected
+   * (confirmations -1, `headers` above `blocks`, initialblockdownload). The
+   * chain itself is unchanged; `simulateResync` ends it (the same blocks again).
+   */
+  simulateRestart(height: number, opts: {syncing?: boolean} = {}): void {
+    if (!Number.isInteger(height) || height < 0 || height > this.height()) throw new RangeError("restart height out of range");
+    this.restarted = {height, syncing: opts.syncing ?? false};
+  }
+
+  /** The node has connected its blocks again: it reports the whole active chain. */
+  simulateResync(): void {
+    this.restarted = null;
+  }
+
+  /** The tip the node reports. */
+  reportedTip(): SimulatedBlock {
+    return this.active[this.reportedHeight()] as SimulatedBlock;
+  }
+
+  /** The height the node reports. */
+  reportedHeight(): number {
+    return this.restarted === null ? this.height() : Math.min(this.restarted.height, this.height());
+  }
+
+  /** `headers` and whether the node says it is in initial block download. */
+  reportedSync(): {headers: number; initialBlockDownload: boolean} {
+    const syncing = this.restarted?.syncing === true;
+    return {headers: syncing ? this.height() : this.reportedHeight(), initialBlockDownload: syncing};
+  }
+
+  /** The block at `height` on the chain the node reports, or null. */
+  reportedBlockAt(height: number): SimulatedBlock | null {
+    return height <= this.reportedHeight() ? this.blockAt(height) : null;
+  }
+
+  /** A block the node knows by id (not one above its tip after a restart without headers), or null. */
+  reportedBlock(id: string): SimulatedBlock | null {
+    const b = this.block(id);
+    if (b === null || this.restarted === null || this.restarted.syncing) return b;
+    return this.confirmations(b) > 0 && b.height > this.reportedHeight() ? null : b;
+  }
+
+  /** Confirmations as the node reports them: -1 off its chain, also for headers it has not connected. */
+  reportedConfirmations(b: SimulatedBlock): number {
+    const c = this.confirmations(b);
+    if (c < 0 || b.height > this.reportedHeight()) return -1;
+    return this.reportedHeight() - b.height + 1;
   }
 
   /** Median time past of the last 11 blocks ending at `b` (BIP113). */

@@ -21,6 +21,7 @@ import {scriptToAddress, addressToScript} from "../address.ts";
 import {RpcCode} from "../rpc-errors.ts";
 import type {Clock} from "../../clock.ts";
 import {DEFAULT_MAX_FEE_RATE_SAT_VB, sendRawTransaction, testAccept} from "./broadcast.ts";
+import {simulatedChainWork} from "./chain.ts";
 import type {SimulatedBlock, SimulatedChain} from "./chain.ts";
 import {btcNumberToSats, satsToBtcNumber} from "../money.ts";
 import {classifyOutput} from "./policy.ts";
@@ -124,8 +125,7 @@ function hexBytes(hex: string): Uint8Array {
 const REGTEST_DIFFICULTY = 4.656542373906925e-10;
 
 function chainwork(height: number): string {
-  // Each regtest block (bits 0x207fffff) adds 2 units of work.
-  return (BigInt(height + 1) * 2n).toString(16).padStart(64, "0");
+  return simulatedChainWork(height).toString(16).padStart(64, "0");
 }
 
 function blockHeaderJson(chain: SimulatedChain, b: SimulatedBlock): Record<string, unknown> {
@@ -133,7 +133,7 @@ function blockHeaderJson(chain: SimulatedChain, b: SimulatedBlock): Record<strin
   const version = new DataView(b.header.buffer, b.header.byteOffset).getInt32(0, true);
   const out: Record<string, unknown> = {
     hash: b.id,
-    confirmations: chain.confirmations(b),
+    confirmations: chain.reportedConfirmations(b),
     height: b.height,
     version,
     versionHex: (version >>> 0).toString(16).padStart(8, "0"),
@@ -195,7 +195,7 @@ function txJson(tx: Transaction, chain: SimulatedChain, block: SimulatedBlock | 
 }
 
 function blockOf(chain: SimulatedChain, hex: string): SimulatedBlock {
-  const b = chain.block(hash32(hex, "blockhash"));
+  const b = chain.reportedBlock(hash32(hex, "blockhash"));
   if (b === null) throw new SimulatedRpcFailure(RpcCode.INVALID_ADDRESS_OR_KEY, "Block not found");
   return b;
 }
@@ -213,21 +213,21 @@ export function callSimulatedRpc(ctx: SimulatedRpcContext, method: string, param
   const {chain, wallets} = ctx;
   if (!(method in PARAM_NAMES)) throw new SimulatedRpcFailure(RpcCode.METHOD_NOT_FOUND, "Method not found");
   const args = new Args(method, params);
-  const tip = chain.tip();
+  const tip = chain.reportedTip();
   if (WALLET_METHODS.has(method)) wallets.resolve(wallet);
   switch (method) {
     case "getblockchaininfo":
       return {
         chain: "regtest",
         blocks: tip.height,
-        headers: tip.height,
+        headers: chain.reportedSync().headers,
         bestblockhash: tip.id,
         difficulty: REGTEST_DIFFICULTY,
         time: tip.time,
         mediantime: chain.medianTimePast(tip),
         verificationprogress: 1,
         // Core leaves IBD while the tip is older than 24 hours (-maxtipage).
-        initialblockdownload: tip.time < Math.floor(ctx.clock.now() / 1000) - 24 * 3600,
+        initialblockdownload: chain.reportedSync().initialBlockDownload || tip.time < Math.floor(ctx.clock.now() / 1000) - 24 * 3600,
         chainwork: chainwork(tip.height),
         size_on_disk: 0,
         pruned: false,
@@ -239,7 +239,7 @@ export function callSimulatedRpc(ctx: SimulatedRpcContext, method: string, param
       return tip.id;
     case "getblockhash": {
       const height = args.number(0);
-      const b = chain.blockAt(height);
+      const b = chain.reportedBlockAt(height);
       if (b === null) throw new SimulatedRpcFailure(RpcCode.INVALID_PARAMETER, "Block height out of range");
       return b.id;
     }
@@ -355,8 +355,8 @@ export function callSimulatedRpc(ctx: SimulatedRpcContext, method: string, param
       return null;
     case "createwallet": {
       const name = args.string(0);
-      if (!args.bool(1, false)) throw new SimulatedRpcFailure(RpcCode.WALLET_ERROR, "simulated chain only creates watch-only wallets (disable_private_keys=true)");
-      wallets.create(name);
+      // A wallet with private keys holds none here: it exists so that the node's refusal of it can be tested.
+      wallets.create(name, {privateKeys: !args.bool(1, false)});
       return {name};
     }
     case "loadwallet": {

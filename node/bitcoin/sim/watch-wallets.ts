@@ -11,13 +11,17 @@
  * blocks from 2 hours before it (Core's TIMESTAMP_WINDOW); `listunspent`
  * includes mempool outputs (0 confirmations) and leaves out outputs spent in
  * the mempool; an unconfirmed output is "safe" only when its transaction
- * spends nothing but the wallet's own coins.
+ * spends nothing but the wallet's own coins. A wallet created with private
+ * keys enabled holds none here, but refuses public descriptors as Core does
+ * (-4 "Cannot import descriptor without private keys to a wallet with
+ * private keys enabled"), so the node's handling of that mistake is tested.
  */
 import {hexToBytes} from "@noble/hashes/utils.js";
 import {bytesEqual, hashToDisplayHex} from "../../../protocol/bitcoin/hash.ts";
 import {checkDescriptorChecksum} from "../../../protocol/bitcoin/descriptor-checksum.ts";
 import {BitcoinCodecError} from "../../../protocol/bitcoin/errors.ts";
 import {addressToScript} from "../address.ts";
+import {PRIVATE_KEYS_ENABLED_MESSAGE} from "../errors.ts";
 import {RpcCode} from "../rpc-errors.ts";
 import {p2trScript, p2wpkhScript} from "../signing.ts";
 import type {SimulatedChain} from "./chain.ts";
@@ -27,7 +31,8 @@ import {SimulatedRpcFailure} from "./rejection.ts";
 const TIMESTAMP_WINDOW = 2 * 60 * 60;
 
 type ImportedDescriptor = {desc: string; script: Uint8Array; timestamp: number; sinceHeight: number; rescan: boolean};
-type WalletState = {name: string; descriptors: ImportedDescriptor[]};
+/** `privateKeys`: created without disable_private_keys (a misconfiguration our node must report; it holds no keys here). */
+type WalletState = {name: string; descriptors: ImportedDescriptor[]; privateKeys: boolean};
 
 /** One `importdescriptors` request. */
 export type ImportRequest = {desc: string; timestamp: number | "now"};
@@ -78,12 +83,15 @@ export class SimulatedWatchWallets {
     this.now = now;
   }
 
-  /** `createwallet` (watch-only, blank, descriptors). */
-  create(name: string): void {
+  /**
+   * `createwallet` (blank, descriptors): watch-only unless `privateKeys`,
+   * which only serves to present the wallet Core would refuse our imports into.
+   */
+  create(name: string, opts: {privateKeys?: boolean} = {}): void {
     if (this.onDisk.has(name)) {
       throw new SimulatedRpcFailure(RpcCode.WALLET_ERROR, `Wallet file verification failed. Failed to create database path '${name}'. Database already exists.`);
     }
-    this.onDisk.set(name, {name, descriptors: []});
+    this.onDisk.set(name, {name, descriptors: [], privateKeys: opts.privateKeys ?? false});
     this.loaded.add(name);
   }
 
@@ -132,6 +140,8 @@ export class SimulatedWatchWallets {
     return requests.map((r) => {
       try {
         const script = descriptorScript(r.desc);
+        // Core refuses public-only descriptors in a wallet with private keys (RPC_WALLET_ERROR).
+        if (w.privateKeys) throw new SimulatedRpcFailure(RpcCode.WALLET_ERROR, PRIVATE_KEYS_ENABLED_MESSAGE);
         const rescan = r.timestamp !== "now";
         const timestamp = r.timestamp === "now" ? this.now() : r.timestamp;
         const entry: ImportedDescriptor = {desc: r.desc, script, timestamp, sinceHeight: this.chain.height(), rescan};

@@ -209,4 +209,46 @@ watcher("should refuse, typed, a block that does not hold the transaction or its
   assert.equal(rec.summary().map((x) => x.split("@")[0]), ["mined", "confirmed"]);
 }));
 
+// ---
+const lowerTip = suite("node/anchor/tx-watcher TxWatcher and a node that restarts");
+
+lowerTip("should not take a lower tip or a syncing node for a reorg, and still report one with more work :: restart from an older state, then a real reorg", withTimeout(15_000, async (signal) => {
+  const r = await rig();
+  await r.sync(signal);
+  const tx = donorSpend(r, new Uint8Array(32).fill(11));
+  const mined = r.record(tx.getHash());
+  await r.backend.sendRawTransaction(tx.toBuffer(), signal);
+  const [b1] = r.chain.mine(K, MINER);
+  await r.sync(signal);
+  assert.equal(mined.summary(), [`mined@${b1!.height}`, `confirmed@${b1!.height}`]);
+  // A second, fresh watch of the same block as a journaled stamp, checked by reconcile (as after our own restart).
+  const journaled = r.record(tx.getHash(), {state: "confirmed", block: {hash: b1!.hash, height: b1!.height}});
+
+  // bitcoind back from an older state at height 0: a lower tip, our block unknown to it.
+  r.chain.simulateRestart(0);
+  assert.is((await r.backend.getChainInfo(signal)).height, 0);
+  await r.sync(signal);
+  await r.sync(signal);
+  // Then syncing: headers known (confirmations -1), blocks not yet connected.
+  r.chain.simulateRestart(1, {syncing: true});
+  const syncing = await r.backend.getChainInfo(signal);
+  assert.ok(syncing.initialBlockDownload && syncing.headers > syncing.height);
+  assert.is((await r.backend.getBlockHeader(b1!.hash, signal)).confirmations, -1);
+  await r.sync(signal);
+  // The same blocks again.
+  r.chain.simulateResync();
+  await r.sync(signal);
+  r.chain.mine(1, MINER);
+  await r.sync(signal);
+  assert.equal(mined.summary(), [`mined@${b1!.height}`, `confirmed@${b1!.height}`], "no reorg through the restart");
+  assert.equal(journaled.summary(), [], "nor for the journaled watch");
+
+  // A real reorg, to a chain with more work without our block: reported.
+  r.chain.reorg(r.chain.height() - b1!.height + 1, r.chain.height() - b1!.height + 2, MINER, {includeMempool: false});
+  await r.sync(signal);
+  assert.equal(journaled.summary(), [`reorged@${b1!.height}`]);
+  assert.equal(mined.summary().slice(2), [`reorged@${b1!.height}`]);
+}));
+
 watcher.run();
+lowerTip.run();

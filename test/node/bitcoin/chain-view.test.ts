@@ -11,6 +11,7 @@ import {SimulatedBackend} from "../../../node/bitcoin/sim/backend.ts";
 import {SimulatedChain} from "../../../node/bitcoin/sim/chain.ts";
 import {SimulatedWatchWallets} from "../../../node/bitcoin/sim/watch-wallets.ts";
 import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
+import type {Logger, LogLevel} from "../../../node/logger.ts";
 import {withTimeout} from "../../support/timeout.ts";
 import {testClock} from "./helpers.ts";
 
@@ -39,6 +40,13 @@ async function baseline(view: PollingChainView, signal: AbortSignal): Promise<vo
     signal.throwIfAborted();
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/** A logger that keeps every line's level and message. */
+function recordingLogger(lines: Array<{level: LogLevel; msg: string}>): Logger {
+  const at = (level: LogLevel) => (msg: string): void => void lines.push({level, msg});
+  const logger: Logger = {error: at("error"), warn: at("warn"), info: at("info"), verbose: at("verbose"), debug: at("debug"), child: () => logger};
+  return logger;
 }
 
 // ---
@@ -105,4 +113,80 @@ lifecycle("should follow a reorg that happened while it was stopped :: restart a
   }
 }));
 
+// ---
+const deep = suite("node/bitcoin/chain-view PollingChainView below its window");
+
+deep("should re-anchor on the node's chain and keep reporting new blocks :: tip drops below every remembered height", withTimeout(10_000, async (signal) => {
+  const {chain, backend} = simulated();
+  const lines: Array<{level: LogLevel; msg: string}> = [];
+  const view = new PollingChainView({maxReorgDepth: 3}, {backend, logger: recordingLogger(lines)});
+  await view.pollNow(signal);
+  chain.mine(6, MINER);
+  await view.pollNow(signal);
+  const before = view.tip() as NonNullable<ReturnType<PollingChainView["tip"]>>;
+  // Five blocks replaced by one: the new tip is below the 3 heights the view remembers.
+  chain.reorg(5, 1, MINER);
+  assert.ok(chain.height() < before.height - 2);
+  const u = await view.pollNow(signal);
+  assert.ok(u !== null);
+  assert.equal(u.disconnected.map((b) => b.height), [before.height, before.height - 1, before.height - 2], "every remembered block, tip first");
+  assert.equal(u.disconnected[0]?.hash, before.hash);
+  assert.is(u.connected.at(-1)?.height, chain.height());
+  assert.equal(u.connected.at(-1)?.hash, chain.tip().hash);
+  assert.equal(view.tip()?.hash, chain.tip().hash);
+  const loud = (): Array<{level: LogLevel; msg: string}> => lines.filter((l) => l.level === "error" || l.level === "warn");
+  assert.is(loud().length, 1, "the drop is logged once");
+  assert.match(loud()[0]?.msg ?? "", /less work than ours/, "a chain with less work is not called a reorg");
+
+  for (let i = 0; i < 3; i++) {
+    const [b] = chain.mine(1, MINER);
+    const next = await view.pollNow(signal);
+    assert.ok(next !== null, "new blocks are reported again");
+    assert.equal(next.connected.map((c) => c.height), [b!.height]);
+    assert.equal(next.disconnected, []);
+  }
+  // A normal reorg within the (refilled) window is followed from its fork point.
+  chain.reorg(2, 2, MINER);
+  const r = await view.pollNow(signal);
+  assert.is(r?.disconnected.length, 2);
+  assert.is(r?.connected.length, 2);
+  assert.is(loud().length, 1, "nothing more logged loudly");
+}));
+
+deep("should log a reorg deeper than its window as an error once and go on from the new chain :: more work, deeper than the window", withTimeout(10_000, async (signal) => {
+  const {chain, backend} = simulated();
+  const lines: Array<{level: LogLevel; msg: string}> = [];
+  const view = new PollingChainView({maxReorgDepth: 3}, {backend, logger: recordingLogger(lines)});
+  chain.mine(6, MINER);
+  await view.pollNow(signal);
+  chain.mine(1, MINER);
+  await view.pollNow(signal);
+  chain.reorg(5, 6, MINER);
+  const u = await view.pollNow(signal);
+  assert.is(u?.disconnected.length, 2, "all it remembered");
+  assert.equal(view.tip()?.hash, chain.tip().hash);
+  const [b] = chain.mine(1, MINER);
+  assert.equal((await view.pollNow(signal))?.connected.map((c) => c.height), [b!.height]);
+  const errors = lines.filter((l) => l.level === "error");
+  assert.is(errors.length, 1);
+  assert.match(errors[0]?.msg ?? "", /reorg deeper than the remembered window/);
+}));
+
+deep("should wait while the node is syncing and carry on once it has synced :: headers ahead of blocks", withTimeout(10_000, async (signal) => {
+  const {chain, backend} = simulated();
+  const view = new PollingChainView({}, {backend});
+  chain.mine(3, MINER);
+  await view.pollNow(signal);
+  const before = view.tip();
+  chain.mine(2, MINER);
+  chain.simulateRestart(1, {syncing: true});
+  assert.is(await view.pollNow(signal), null, "nothing reported while syncing");
+  assert.equal(view.tip(), before, "the tip stays ours");
+  chain.simulateResync();
+  const u = await view.pollNow(signal);
+  assert.equal(u?.disconnected, []);
+  assert.equal(u?.connected.map((b) => b.height), [chain.height() - 1, chain.height()]);
+}));
+
 lifecycle.run();
+deep.run();

@@ -6,9 +6,13 @@ import {SimulatedWallet} from "../../../node/bitcoin/sim/devnet-wallet.ts";
 import {SimulatedRpcServer} from "../../../node/bitcoin/sim/rpc-server.ts";
 import {SimulatedWatchWallets} from "../../../node/bitcoin/sim/watch-wallets.ts";
 import {keyPairFromSeed, p2wpkhScript} from "../../../node/bitcoin/signing.ts";
+import {addDescriptorChecksum} from "../../../protocol/bitcoin/descriptor-checksum.ts";
+import {toHex} from "../../../protocol/ots/bytes.ts";
 import {decodeSegwitAddress} from "../../../protocol/bitcoin/segwit-address.ts";
 import {withTimeout} from "../../support/timeout.ts";
 import {coreRpcBackendFromOptions} from "../../../node/bitcoin/core-rpc.ts";
+import {BitcoinError, BitcoinErrorCode} from "../../../node/bitcoin/errors.ts";
+import {defaultStamperOptions} from "../../../node/stamper/options.ts";
 import {postDigest, removeDir, startNode, tempDir, testOptions} from "../calendar/support.ts";
 import {testClock} from "./helpers.ts";
 
@@ -94,6 +98,57 @@ wiring("should take the Bitcoin settings from flags, environment and config :: o
     } catch (err) {
       assert.match((err as Error).message, re);
     }
+  }
+}));
+
+wiring("should report a Core wallet with private keys as a wallet problem with its remedy, not as out of funds :: --bitcoin-wallet with private keys", withTimeout(30_000, async (signal) => {
+  const dir = await tempDir();
+  const clock = testClock();
+  const chain = new SimulatedChain({}, {clock});
+  const wallets = new SimulatedWatchWallets(chain, () => clock.now() / 1000);
+  // What `bitcoin-cli createwallet otsfed` (keys enabled, the default) leaves behind.
+  wallets.create("otsfed", {privateKeys: true});
+  const rpc = new SimulatedRpcServer({user: "u", password: "p"}, {chain, wallets, clock});
+  chain.mine(101, p2wpkhScript(keyPairFromSeed("miner").publicKey));
+  await rpc.start();
+  const opts = testOptions(dir, (o) => {
+    o.bitcoin.rpcUrl = rpc.url;
+    o.stamper = {...defaultStamperOptions, intervalMs: 0, confirmations: 1, pollIntervalMs: 20};
+  });
+  const backend = coreRpcBackendFromOptions(opts.bitcoin);
+  const {node, url} = await startNode(opts, backend);
+  try {
+    // Core's answer, through the Core backend: RPC_WALLET_ERROR and its message.
+    const refused = await backend?.importWatchDescriptors([addDescriptorChecksum(`wpkh(${toHex(keyPairFromSeed("any key").publicKey)})`)], signal).then(() => null, (e: unknown) => e);
+    assert.instance(refused, BitcoinError);
+    assert.is((refused as BitcoinError).code, BitcoinErrorCode.WALLET_UNUSABLE);
+    assert.is((refused as BitcoinError).type.rpcCode, -4);
+    assert.match((refused as BitcoinError).message, /Cannot import descriptor without private keys to a wallet with private keys enabled/);
+
+    await node.bitcoin?.funding.refresh();
+    assert.is((await postDigest(url, new Uint8Array(32).fill(7), signal)).status, 200);
+    let health = "";
+    while (!health.includes("createwallet")) {
+      signal.throwIfAborted();
+      await new Promise((r) => setTimeout(r, 10));
+      const r = await fetch(`${url}/healthz`, {signal});
+      health = await r.text();
+      assert.is(r.status, 200, "degraded: digests are still accepted");
+    }
+    assert.match(health, /wallet 'otsfed' has private keys enabled/);
+    assert.ok(health.includes("bitcoin-cli createwallet otsfed-watch disable_private_keys=true blank=true"), health);
+    assert.not.match(health, /out of funds/);
+    const s = await status(url, signal);
+    const problems = s.stamper_problems as Array<{kind: string; message: string}>;
+    assert.equal(problems.map((p) => p.kind), ["wallet"]);
+    assert.match(s.bitcoin_error as string, /^BITCOIN_WALLET_UNUSABLE/);
+    const metrics = await (await fetch(`${url}/metrics`, {signal})).text();
+    assert.match(metrics, /calendar_stamper_problem\{kind="wallet"\} 1/);
+  } finally {
+    await node.stop();
+    backend?.close();
+    await rpc.stop();
+    await removeDir(dir);
   }
 }));
 

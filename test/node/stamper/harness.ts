@@ -58,7 +58,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     return {node, url};
   };
   let {node, url} = await boot();
-  const address = node.bitcoin?.funding.status.address;
+  const address = node.bitcoin?.funding.bitcoinStatus.address;
   if (!address) throw new Error("the node did not learn its stamping address");
   const script = SimulatedBitcoin.scriptOf(address);
   const fund = (sats: bigint): void => bitcoin.fund(address, sats);

@@ -180,6 +180,68 @@ scenarios("should revoke a stamp whose block a reorg deeper than K removes, turn
   }
 }));
 
+scenarios("should name every stamp a deep reorg removed and their commitments in total :: two stamps in one reorg", withTimeout(90_000, async () => {
+  const h = await startHarness({stamper: {confirmations: 2}});
+  try {
+    const txids: string[] = [];
+    const commitments: Uint8Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await submit(h.url, digest());
+      commitments.push(c);
+      const [txid] = await waitForVersions(h, 1);
+      txids.push(txid as string);
+      h.chain.mine(2, MINER);
+      await expectProofs(h, [c]);
+    }
+    assert.is.not(txids[0], txids[1]);
+
+    // Five blocks deep, both stamp blocks in it, replaced by six empty ones.
+    h.chain.reorg(5, 6, MINER, {includeMempool: false});
+    const red = await until("both stamps revoked", 10_000, async () => {
+      const r = await healthz(h.url);
+      return r.status === 503 && txids.every((t) => r.text.includes(t)) ? r : null;
+    }, h.node);
+    assert.match(red.text, /removed 2 stamps/);
+    assert.match(red.text, /; 2 commitments lost their proofs/, "the total of both stamps");
+    const s = await statusJson(h.url);
+    const deep = (s.stamper_problems as Array<{kind: string; message: string}>).filter((p) => p.kind === "deep-reorg");
+    assert.is(deep.length, 1, "one problem of the kind");
+    for (const t of txids) assert.ok(deep[0]?.message.includes(t), `the status page names ${t}`);
+    assert.match(await (await fetch(`${h.url}/metrics`)).text(), /calendar_stamper_deep_reorgs_total 2/);
+
+    await mining(h, () => expectProofs(h, commitments, 30_000));
+    await until("health green again", 10_000, async () => (await healthz(h.url)).status === 200, h.node);
+  } finally {
+    await h.close();
+  }
+}));
+
+scenarios("should keep a journaled stamp while bitcoind comes back lower and re-syncs the same blocks :: restart from an older state", withTimeout(60_000, async () => {
+  const h = await startHarness({stamper: {confirmations: 2}});
+  try {
+    const c = await submit(h.url, digest());
+    await waitForVersions(h, 1);
+    h.chain.mine(2, MINER);
+    const [height] = await expectProofs(h, [c]);
+    // bitcoind restarted from an old flushed state: height 1, our block unknown to it.
+    h.chain.simulateRestart(1);
+    await sleep(300);
+    // Then syncing (headers ahead of blocks), then the same blocks again and a new one.
+    h.chain.simulateRestart(2, {syncing: true});
+    await sleep(300);
+    h.chain.simulateResync();
+    h.chain.mine(1, MINER);
+    await sleep(300);
+    const r = await fetchTimestamp(h.url, c);
+    assert.is(r.status, 200, "the proof is still served");
+    assert.is((await healthz(h.url)).status, 200);
+    assert.match(await (await fetch(`${h.url}/metrics`)).text(), /calendar_stamper_deep_reorgs_total 0/);
+    assert.equal(await expectProofs(h, [c]), [height]);
+  } finally {
+    await h.close();
+  }
+}));
+
 scenarios("should keep accepting digests when out of funds, say so, and stamp once funded", withTimeout(60_000, async () => {
   const h = await startHarness({stamper: {confirmations: 2}, fundSats: null});
   try {
