@@ -34,6 +34,10 @@ import {createMetrics} from "./metrics.ts";
 import type {Metrics} from "./metrics.ts";
 import type {NodeOptions} from "./options.ts";
 import {Stamper} from "./stamper/stamper.ts";
+import {AggregatorError, AggregatorErrorCode} from "./calendar/aggregator.ts";
+import {OptionsError, OptionsErrorCode} from "./config/option-spec.ts";
+import type {FederationDefinition} from "./federation/definition.ts";
+import {defaultFederationTimings, Federation} from "./federation/federation.ts";
 import type {StamperPhase} from "./stamper/stamper.ts";
 
 export type NodeModules = {
@@ -47,7 +51,19 @@ export type NodeModules = {
   bitcoin: BitcoinBackend | null;
   /** Test hook: told of each stamping phase (crash tests kill the process there). */
   onStamperPhase?: (phase: StamperPhase) => void;
+  /** The federation definition the node joins (`--federation FILE`, parsed); none: it runs alone. */
+  federation?: FederationDefinition | null;
+  /** Test and bench hook: federation timings (how often heads are gossiped and mirrors probe). */
+  federationTimings?: Partial<typeof defaultFederationTimings>;
 };
+
+/**
+ * Largest journal segment a federated node may write: a catch-up piece runs
+ * at most to the next sealed segment's checkpoint, and a mirror's segment
+ * can hold one more piece than this, so every reply stays within one
+ * 32 MiB record batch.
+ */
+export const MAX_FEDERATED_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /** Where a started node listens, and the URL in its Pending attestations. */
 export type NodeAddress = {host: string; port: number; url: string};
@@ -67,6 +83,7 @@ type Parts = {
   aggregator: Aggregator;
   api: ApiServer;
   bitcoin: {backend: BitcoinBackend; funding: FundingWatch; stamper: Stamper} | null;
+  federation: Federation | null;
 };
 
 export class CalendarNode extends Lifecycle<NodeAddress> {
@@ -139,6 +156,11 @@ export class CalendarNode extends Lifecycle<NodeAddress> {
     return this.built.bitcoin;
   }
 
+  /** The node's part in its federation, when it joined one. */
+  get federation(): Federation | null {
+    return this.built.federation;
+  }
+
   /** The URL in the node's Pending attestations (known once it listens, when it listens on port 0). */
   get calendarUrl(): string {
     return this.url;
@@ -148,10 +170,11 @@ export class CalendarNode extends Lifecycle<NodeAddress> {
   protected async onStart(): Promise<NodeAddress> {
     // A node stopped before is rebuilt over freshly opened storage.
     this.parts ??= await assemble(this.opts, this.modules, this.identity, this.metrics, this.register, this.version, () => this.url);
-    const {aggregator, api, bitcoin} = this.parts;
+    const {aggregator, api, bitcoin, federation} = this.parts;
     await aggregator.start();
     await bitcoin?.funding.start();
     await bitcoin?.stamper.start();
+    await federation?.start();
     await api.start();
     const addr = api.address;
     // Without --url the URL is where it listens, learnt only now on port 0 (tests, devnets), anew at each start.
@@ -164,7 +187,7 @@ export class CalendarNode extends Lifecycle<NodeAddress> {
   protected async onStop(): Promise<void> {
     const parts = this.parts;
     if (parts === null) return;
-    const {calendars, aggregator, api, bitcoin} = parts;
+    const {calendars, aggregator, api, bitcoin, federation} = parts;
     try {
       // HTTP first: it takes no new digests and answers those in flight,
       // which the aggregator, still running, commits without waiting for its
@@ -173,6 +196,8 @@ export class CalendarNode extends Lifecycle<NodeAddress> {
       aggregator.skipRoundInterval();
       await api.stop();
       await aggregator.stop();
+      // Before storage closes: imports in flight finish, no stream reads a closed journal.
+      await federation?.stop();
       await bitcoin?.stamper.stop();
       await bitcoin?.funding.stop();
     } finally {
@@ -190,11 +215,15 @@ export class CalendarNode extends Lifecycle<NodeAddress> {
  */
 async function assemble(opts: NodeOptions, modules: NodeModules, identity: Identity, metrics: Metrics, register: Registry, version: string, url: () => string): Promise<Parts> {
   const {logger, clock} = modules;
+  const definition = modules.federation ?? null;
+  if (definition !== null) checkFederatedStart(definition, identity, opts);
+  const mirrorOnly = definition !== null && opts.federation.mirrorOnly;
   const calendars = await CalendarRegistry.open(opts.dataDir, opts.journal, {logger: logger.child({module: "calendar"}), metrics, identity});
   try {
     const calendar = calendars.own;
     let bitcoin: Parts["bitcoin"] = null;
-    if (modules.bitcoin !== null) {
+    // A mirror takes no digests, so it has nothing to stamp.
+    if (modules.bitcoin !== null && !mirrorOnly) {
       const backend = modules.bitcoin;
       const funding = new FundingWatch({...defaultFundingWatchOptions, dataDir: opts.dataDir}, {backend, logger: logger.child({module: "bitcoin"})});
       const stamper = new Stamper(opts.stamper, {
@@ -233,12 +262,36 @@ async function assemble(opts: NodeOptions, modules: NodeModules, identity: Ident
         stamper,
       };
     };
-    const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? null));
+    const federation =
+      definition === null
+        ? null
+        : new Federation(
+            {definition, listen: opts.federation.p2pListen, mirrorOnly, ...defaultFederationTimings, ...modules.federationTimings},
+            {identity, registry: calendars, dataDir: opts.dataDir, logger: logger.child({module: "federation"}), clock},
+          );
+    const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? federation?.health() ?? null));
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
-    const api = new ApiServer(opts.http, {aggregator, commitments: calendars, logger: logger.child({module: "http"}), metrics, register, status, health, warnings, stamper: bitcoin?.stamper ?? null});
-    return {calendars, aggregator, api, bitcoin};
+    // A mirror answers for every calendar but takes no digests: they belong at a member.
+    const digests = mirrorOnly ? {submit: () => Promise.reject(new AggregatorError({code: AggregatorErrorCode.NOT_ACCEPTING}, "this node is a mirror"))} : aggregator;
+    const api = new ApiServer(opts.http, {aggregator: digests, commitments: calendars, journals: calendars, logger: logger.child({module: "http"}), metrics, register, status: () => ({...status(), federation: federation?.report() ?? null}), health, warnings, stamper: bitcoin?.stamper ?? null});
+    return {calendars, aggregator, api, bitcoin, federation};
   } catch (e) {
     await calendars.close().catch(() => {});
     throw e;
+  }
+}
+
+/**
+ * Refuse to join a federation the node cannot take part in: a member must
+ * be named in the definition (a non-member runs as a mirror), and segments
+ * must stay small enough for every catch-up reply to be one batch.
+ */
+function checkFederatedStart(def: FederationDefinition, identity: Identity, opts: NodeOptions): void {
+  const member = def.members.some((m) => m.calendarId === identity.peerId);
+  if (!member && !opts.federation.mirrorOnly) {
+    throw new OptionsError(OptionsErrorCode.CONFLICT, `${opts.federation.file || "the federation definition"} does not name this node (${identity.peerId}) as a member: add it with 'otsfed federation add-member', or run it as a mirror (--mirror-only)`);
+  }
+  if (opts.journal.segmentBytes > MAX_FEDERATED_SEGMENT_BYTES) {
+    throw new OptionsError(OptionsErrorCode.CONFLICT, `--segment-bytes ${opts.journal.segmentBytes} is over ${MAX_FEDERATED_SEGMENT_BYTES}, the most a federated node may use (catch-up replies run from one segment checkpoint to the next)`);
   }
 }

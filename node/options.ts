@@ -27,6 +27,8 @@ import {logLevelOptionSpec} from "./logger.ts";
 import type {LogLevel} from "./logger.ts";
 import {defaultStamperOptions, stamperOptionSpecs} from "./stamper/options.ts";
 import type {StamperOptions} from "./stamper/options.ts";
+import {defaultFederationOptions} from "./federation/options.ts";
+import type {FederationOptions} from "./federation/options.ts";
 
 /** Everything a calendar node is configured with: plain data, one part per module. */
 export type NodeOptions = {
@@ -38,6 +40,7 @@ export type NodeOptions = {
   aggregator: AggregatorOptions;
   bitcoin: BitcoinOptions;
   stamper: StamperOptions;
+  federation: FederationOptions;
 };
 
 /** Every module's defaults, copied (changing one node's options leaves the defaults alone). */
@@ -50,6 +53,7 @@ export function defaultNodeOptions(): NodeOptions {
     aggregator: {...defaultAggregatorOptions},
     bitcoin: {...defaultBitcoinOptions},
     stamper: {...defaultStamperOptions, fee: {...defaultStamperOptions.fee}},
+    federation: {...defaultFederationOptions, p2pListen: [...defaultFederationOptions.p2pListen]},
   };
 }
 

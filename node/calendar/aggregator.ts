@@ -44,6 +44,8 @@ export const AggregatorErrorCode = {
   JOURNAL_FAILED: "AGGREGATOR_JOURNAL_FAILED",
   /** More than 64 bytes (PROTOCOL-NOTES §2.2). */
   DIGEST_TOO_LONG: "AGGREGATOR_DIGEST_TOO_LONG",
+  /** This node takes no digests at all (a mirror: they belong at a member calendar). */
+  NOT_ACCEPTING: "AGGREGATOR_NOT_ACCEPTING",
 } as const;
 export type AggregatorErrorCode = (typeof AggregatorErrorCode)[keyof typeof AggregatorErrorCode];
 /** A digest refused or not acknowledged; the HTTP API maps its code to a reply. */

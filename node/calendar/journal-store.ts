@@ -154,6 +154,8 @@ export class JournalStore {
   private totalBytes: number;
   /** A mirror's newest verified head of the origin (null for an origin, which signs its own). */
   private lastHead: Checkpoint | null;
+  /** Sealed segments' checkpoints read so far, by the segment's first seq (they never change). */
+  private readonly sealedHeads = new Map<number, Checkpoint>();
   private writing = false;
   private failed: Error | null = null;
   private closed = false;
@@ -530,6 +532,87 @@ export class JournalStore {
       }
       if (batch.length > 0) yield batch;
     }
+  }
+
+  /**
+   * Records from `fromSeq` exactly as they sit in the segments (frames back
+   * to back), ending at a signed head this store holds: the end of a sealed
+   * segment (its .ckpt, the origin's signature) or its newest head (an
+   * origin signs its end; a mirror holds the origin's). The piece runs to
+   * the furthest such head within `maxBytes`, or to the nearest one when
+   * even that is larger. Null when no head lies beyond `fromSeq`. What a
+   * catch-up reply or the HTTP journal endpoint sends: whoever relays it,
+   * the receiver checks it against the origin's signature.
+   */
+  async readPiece(fromSeq: number, maxBytes: number): Promise<{frames: Uint8Array; head: Checkpoint} | null> {
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 0 || fromSeq >= this.nextSeq) return null;
+    const candidates: Array<{length: number; head: () => Promise<Checkpoint | null>}> = [];
+    for (let i = 0; i + 1 < this.segments.length; i++) {
+      const seg = this.segments[i] as SegmentInfo;
+      const end = seg.firstSeq + seg.records;
+      if (end > fromSeq) candidates.push({length: end, head: () => this.sealedHead(seg.firstSeq, end)});
+    }
+    // Taken now: the spans below are computed over what exists at this moment.
+    const newest = await this.latestHead();
+    if (newest !== null && newest.length > fromSeq && !candidates.some((c) => c.length === newest.length)) candidates.push({length: newest.length, head: async () => newest});
+    if (candidates.length === 0) return null;
+    let pick = candidates[0] as (typeof candidates)[number];
+    for (const c of candidates) if (this.spanBytes(fromSeq, c.length) <= maxBytes) pick = c;
+    const head = await pick.head();
+    if (head === null || head.length !== pick.length) return null;
+    return {frames: await this.readFrames(fromSeq, pick.length), head};
+  }
+
+  /** The checkpoint sealing the segment that starts at `firstSeq` (covering `end` records), or null when missing. */
+  private async sealedHead(firstSeq: number, end: number): Promise<Checkpoint | null> {
+    const cached = this.sealedHeads.get(firstSeq);
+    if (cached !== undefined) return cached;
+    const head = await JournalStore.readCheckpoint(this.dir, checkpointFileName(firstSeq), segmentFileName(firstSeq));
+    if (head === null || head.length !== end) return null;
+    this.sealedHeads.set(firstSeq, head);
+    return head;
+  }
+
+  /** Bytes of the frames of records [from, to). */
+  private spanBytes(from: number, to: number): number {
+    let n = 0;
+    for (const r of this.frameRanges(from, to)) n += r.end - r.start;
+    return n;
+  }
+
+  /** Where the frames of records [from, to) lie: one byte range per segment they span. */
+  private frameRanges(from: number, to: number): Array<{file: string; start: number; end: number}> {
+    const out: Array<{file: string; start: number; end: number}> = [];
+    for (const seg of this.segments) {
+      const segEnd = seg.firstSeq + seg.records;
+      const a = Math.max(from, seg.firstSeq);
+      const b = Math.min(to, segEnd);
+      if (a >= b) continue;
+      out.push({file: seg.file, start: seg.offsets[a - seg.firstSeq] as number, end: b === segEnd ? seg.bytes : (seg.offsets[b - seg.firstSeq] as number)});
+    }
+    return out;
+  }
+
+  /** The frames of records [from, to), read straight from the segments (no decoding: they were verified at open or write). */
+  async readFrames(from: number, to: number): Promise<Uint8Array> {
+    const ranges = this.frameRanges(from, Math.min(to, this.nextSeq));
+    const out = new Uint8Array(ranges.reduce((a, r) => a + r.end - r.start, 0));
+    let p = 0;
+    for (const r of ranges) {
+      const fh = await open(join(this.dir, r.file), "r");
+      try {
+        let done = 0;
+        while (done < r.end - r.start) {
+          const {bytesRead} = await fh.read(out, p + done, r.end - r.start - done, r.start + done);
+          if (bytesRead === 0) throw new StoreError({code: StoreErrorCode.WRITE_FAILED}, `journal segment ${r.file} is shorter than its records`);
+          done += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+      p += r.end - r.start;
+    }
+    return out;
   }
 
   /** Where record `seq` is, from the offsets read at open and kept on every write; null past the end. */

@@ -32,6 +32,7 @@ export const Reason = {
   stopping: "Calendar shutting down, retry later",
   journal: "Calendar journal unavailable",
   methodNotAllowed: "method not allowed",
+  mirrorOnly: "This node is a mirror and takes no digests; submit them to a member calendar",
 } as const;
 
 export type Headers = Record<string, string | number>;

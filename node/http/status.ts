@@ -6,6 +6,8 @@
 import type {BitcoinStatus} from "../bitcoin/funding-watch.ts";
 import type {StamperStatus} from "../stamper/stamper.ts";
 import {plural} from "../config/text.ts";
+import type {FederationStatus} from "../federation/federation.ts";
+import {federationHtml, federationJson} from "./federation-status.ts";
 
 export type StatusInfo = {
   version: string;
@@ -23,6 +25,8 @@ export type StatusInfo = {
   bitcoin: BitcoinStatus | null;
   /** Null when the node runs without a Bitcoin backend. */
   stamper: StamperStatus | null;
+  /** Null (or absent) when the node runs alone. */
+  federation?: FederationStatus | null;
 };
 
 /** The unconfirmed transaction taking new commitments: the newest in flight. */
@@ -69,6 +73,7 @@ export function statusJson(s: StatusInfo): string {
     queue_depth: s.queueDepth,
     round_interval_ms: s.roundIntervalMs,
     uptime_seconds: s.uptimeSeconds,
+    federation: s.federation ? federationJson(s.federation) : null,
   });
 }
 
@@ -124,6 +129,6 @@ export function statusHtml(s: StatusInfo): string {
 <table>
 ${rows.map(([k, v]) => `<tr><th align="left">${esc(k)}</th><td><code>${esc(v)}</code></td></tr>`).join("\n")}
 </table>
-</body></html>
+${s.federation ? federationHtml(s.federation, esc) : ""}</body></html>
 `;
 }

@@ -69,6 +69,7 @@ async function postDigest(m: CalendarApiModules, {req, res}: RouteRequest): Prom
         res.setHeader("Connection", "close");
         sendText(res, 503, Reason.stopping, {"Retry-After": 1});
       } else if (e.code === AggregatorErrorCode.DIGEST_TOO_LONG) sendText(res, 400, Reason.digestTooLong);
+      else if (e.code === AggregatorErrorCode.NOT_ACCEPTING) sendText(res, 403, Reason.mirrorOnly);
       else sendText(res, 503, Reason.journal, {"Retry-After": 10});
       return;
     }

@@ -7,13 +7,15 @@
 import type {Route} from "../router.ts";
 import {calendarApiRoutes} from "./calendar-api.ts";
 import type {CalendarApiModules} from "./calendar-api.ts";
+import {journalRoutes} from "./journal.ts";
+import type {JournalRoutesModules} from "./journal.ts";
 import {statusRoutes} from "./status.ts";
 import type {StatusRoutesModules} from "./status.ts";
 
 /** What the route groups use, together. */
-export type ApiRouteModules = CalendarApiModules & StatusRoutesModules;
+export type ApiRouteModules = CalendarApiModules & StatusRoutesModules & JournalRoutesModules;
 
 /** The routing table. */
 export function apiRoutes(m: ApiRouteModules): Route[] {
-  return [...calendarApiRoutes(m), ...statusRoutes(m)];
+  return [...calendarApiRoutes(m), ...statusRoutes(m), ...journalRoutes(m)];
 }
