@@ -38,6 +38,16 @@ import {AggregatorError, AggregatorErrorCode} from "./calendar/aggregator.ts";
 import {OptionsError, OptionsErrorCode} from "./config/option-spec.ts";
 import type {FederationDefinition} from "./federation/definition.ts";
 import {defaultFederationTimings, Federation} from "./federation/federation.ts";
+import {createFederationMetrics} from "./federation/metrics.ts";
+import type {FederationMetrics} from "./federation/metrics.ts";
+
+/** One set of federation metrics per registry: a restarted node keeps its counters (and prom-client refuses a name twice). */
+const federationMetrics = new WeakMap<Registry, FederationMetrics>();
+function federationMetricsFor(register: Registry): FederationMetrics {
+  let m = federationMetrics.get(register);
+  if (m === undefined) federationMetrics.set(register, (m = createFederationMetrics(register)));
+  return m;
+}
 import type {StamperPhase} from "./stamper/stamper.ts";
 
 export type NodeModules = {
@@ -267,7 +277,7 @@ async function assemble(opts: NodeOptions, modules: NodeModules, identity: Ident
         ? null
         : new Federation(
             {definition, listen: opts.federation.p2pListen, mirrorOnly, ...defaultFederationTimings, ...modules.federationTimings},
-            {identity, registry: calendars, dataDir: opts.dataDir, logger: logger.child({module: "federation"}), clock},
+            {identity, registry: calendars, dataDir: opts.dataDir, logger: logger.child({module: "federation"}), clock, metrics: federationMetricsFor(register)},
           );
     const health = (): string | null => (calendar.store.failure ? "journal write failed" : (bitcoin?.stamper.health() ?? federation?.health() ?? null));
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];

@@ -32,6 +32,7 @@ import {MirrorFollower, PeerMisbehaved} from "./mirror-follower.ts";
 import {createP2pHost} from "./p2p-host.ts";
 import type {P2pHost} from "./p2p-host.ts";
 import {Roster} from "./roster.ts";
+import type {FederationMetrics} from "./metrics.ts";
 
 export type FederationConfig = {
   definition: FederationDefinition;
@@ -52,7 +53,7 @@ export const MISBEHAVED_BAN_MS = 60_000;
 /** A head says we are behind: wait this long for the gossip in flight before asking a peer. */
 const CATCH_UP_GRACE_MS = 300;
 
-export type FederationModules = {identity: Identity; registry: CalendarRegistry; dataDir: string; logger: Logger; clock: Clock};
+export type FederationModules = {identity: Identity; registry: CalendarRegistry; dataDir: string; logger: Logger; clock: Clock; metrics: FederationMetrics | null};
 
 export type MirrorStatus = {calendar: string; url: string; rank: number; length: number; originHead: number; lagRecords: number; lagSeconds: number; forks: number; catchingUp: boolean};
 
@@ -140,7 +141,15 @@ export class Federation extends Lifecycle {
       const cal = registry.get(member.calendarIdBytes) ?? (await registry.addMirror(member.calendarIdBytes));
       const key = toHex(cal.id);
       if (this.followers.has(key)) continue;
-      const f = new MirrorFollower(cal, {logger, clock, evidence: this.evidence, onFork: (e, path) => this.forks.push({calendar: e.calendar, length: e.length, evidence: path})});
+      const f = new MirrorFollower(cal, {
+        logger,
+        clock,
+        evidence: this.evidence,
+        onFork: (e, path) => {
+          this.forks.push({calendar: e.calendar, length: e.length, evidence: path});
+          this.m.metrics?.equivocations.inc({calendar: e.calendar});
+        },
+      });
       await f.init();
       cal.onRecords((records) => {
         const last = records[records.length - 1];
@@ -178,12 +187,14 @@ export class Federation extends Lifecycle {
       for (const f of this.followers.values()) this.requestCatchUp(f, null, signal);
     });
     this.run = {host, links, publisher, loops: [probe]};
+    if (this.m.metrics) this.m.metrics.source = () => this.report();
     logger.info("federation joined", {federation: this.roster.name, member: this.isMember, listen: this.addresses, mirrors: this.followers.size});
   }
 
   protected async onStop(): Promise<void> {
     const run = this.run;
     if (run === null) return;
+    if (this.m.metrics) this.m.metrics.source = null;
     for (const t of this.graceTimers) clearTimeout(t);
     this.graceTimers.clear();
     await run.publisher?.stop();
@@ -201,6 +212,7 @@ export class Federation extends Lifecycle {
     const verdict = topic === "records" ? await validateRecordsMessage(this.roster, from, msg.data) : await validateHeadMessage(this.roster, from, msg.data);
     if (!verdict.ok) {
       this.rejected[verdict.reason]++;
+      this.m.metrics?.gossipRejected.inc({reason: verdict.reason});
       this.logger.debug("federation: gossip rejected", {topic, from, reason: verdict.reason, detail: verdict.detail});
       return TopicValidatorResult.Reject;
     }
@@ -217,8 +229,13 @@ export class Federation extends Lifecycle {
         if (v === null) return;
         const f = this.followers.get(toHex(v.piece.head.calendarId));
         if (f === undefined) return;
+        const before = f.length;
         const result = await f.offerGossip(v.piece, v.records, msg.data, from);
-        if (result === "imported") this.counters.gossipPieces++;
+        if (result === "imported") {
+          this.counters.gossipPieces++;
+          this.m.metrics?.piecesImported.inc({source: "gossip"});
+          this.m.metrics?.recordsImported.inc({source: "gossip"}, f.length - before);
+        }
         else if (result === "old") this.counters.old++;
         else if (result === "gap") {
           this.counters.gaps++;
@@ -303,7 +320,11 @@ export class Federation extends Lifecycle {
           const next = await pieces.next();
           if (next.done) break;
           const result = await f.offerFetched(next.value, peer);
-          if (result === "imported") this.counters.fetchedPieces++;
+          if (result === "imported") {
+            this.counters.fetchedPieces++;
+            this.m.metrics?.piecesImported.inc({source: "catch-up"});
+            this.m.metrics?.recordsImported.inc({source: "catch-up"}, next.value.head.length - next.value.fromSeq);
+          }
           if (result === "stale" || result === "fork") {
             // Gossip moved our end meanwhile (or the peer relays a fork): ask again from where we are.
             restart = true;
@@ -320,11 +341,13 @@ export class Federation extends Lifecycle {
         if (signal.aborted) return;
         if (e instanceof PeerMisbehaved) {
           this.catchUpFailures[e.code] = (this.catchUpFailures[e.code] ?? 0) + 1;
+          this.m.metrics?.catchUpFailures.inc({code: e.code});
           this.banned.set(peer, this.m.clock.now() + MISBEHAVED_BAN_MS);
           this.logger.warn("federation: catch-up peer sent records that do not verify; disconnected, not asked again for a while", {peer, calendar: f.name, code: e.code, error: e.message});
           await host.hangUp(target).catch(() => {});
         } else {
           this.catchUpFailures["stream"] = (this.catchUpFailures["stream"] ?? 0) + 1;
+          this.m.metrics?.catchUpFailures.inc({code: "stream"});
           this.logger.debug("federation: catch-up from peer failed", {peer, calendar: f.name, error: (e as Error).message});
         }
       }
