@@ -50,6 +50,8 @@ export const defaultFederationTimings = {headIntervalMs: 2_000, probeIntervalMs:
 
 /** How long a peer that sent records which do not verify is not asked again (and is disconnected). */
 export const MISBEHAVED_BAN_MS = 60_000;
+/** Least time between two gossiped pieces of the own journal (coalescing under load; a quiet calendar's rounds go at once). */
+const PIECE_INTERVAL_MS = 50;
 /** A head says we are behind: wait this long for the gossip in flight before asking a peer. */
 const CATCH_UP_GRACE_MS = 300;
 
@@ -179,6 +181,7 @@ export class Federation extends Lifecycle {
         recordsTopic: this.roster.recordsTopic,
         headTopic: this.roster.headTopic,
         logger,
+        minIntervalMs: PIECE_INTERVAL_MS,
         publish: async (topic, data) => void (await pubsub.publish(topic, data)),
       });
       publisher.start(signal, this.config.headIntervalMs);

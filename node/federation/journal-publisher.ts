@@ -26,6 +26,8 @@ export type PublisherModules = {
   logger: Logger;
   /** Told of each piece as it is handed to gossip (seq of its last record + 1), for the benches. */
   onPublished?: (length: number) => void;
+  /** Least time between two pieces: records written meanwhile wait and go in the next. */
+  minIntervalMs: number;
 };
 
 export class JournalPublisher {
@@ -39,6 +41,7 @@ export class JournalPublisher {
   private unsubscribe: (() => void) | null = null;
   private heartbeat: Promise<void> | null = null;
   private stopped = false;
+  private lastSentAt = -Infinity;
 
   constructor(m: PublisherModules) {
     this.m = m;
@@ -74,6 +77,10 @@ export class JournalPublisher {
   private async drain(): Promise<void> {
     try {
       while (this.pending.length > 0 && !this.stopped) {
+        const wait = this.lastSentAt + this.m.minIntervalMs - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (this.stopped) break;
+        this.lastSentAt = performance.now();
         // Take up to one gossip message's worth; a record is at most 64 KiB so one always fits.
         let bytes = 0;
         let n = 0;
