@@ -81,11 +81,12 @@ test(
       await a.bitcoin!.funding.refresh();
       bitcoin.fund(a.bitcoin!.funding.bitcoinStatus.address!, 5_000_000n);
       await waitFor("A's transaction", () => (a.bitcoin!.stamper.report().inFlight.length > 0), signal, 25);
-      bitcoin.mine(2);
+      // A version is saved before it is broadcast: keep mining until it is in, and deep enough.
       await waitFor("complete proofs at A", async () => {
+        bitcoin.mine(1);
         a.bitcoin!.stamper.poke();
         return (await Promise.all(commitments.map((c) => fetchTimestamp(aUrl, c)))).every((r) => r.status === 200);
-      }, signal, 50);
+      }, signal, 200);
       // B serves exactly A's bytes, from its mirror of A's journal.
       await waitFor("complete proofs at B", async () => (await Promise.all(commitments.map((c) => fetchTimestamp(bUrl, c)))).every((r) => r.status === 200), signal, 50);
       for (const c of commitments) assert.ok(bytesEqual((await fetchTimestamp(aUrl, c)).body, (await fetchTimestamp(bUrl, c)).body), "B's proof is A's, byte for byte");
