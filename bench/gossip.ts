@@ -9,41 +9,12 @@
  * both rates. All processes share this machine's two cores, so the
  * figures include that contention. Measures only.
  */
-import {fork} from "node:child_process";
-import type {ChildProcess} from "node:child_process";
-import {fileURLToPath} from "node:url";
 import {sleep} from "../node/lifecycle.ts";
 import {planFederation} from "../test/node/federation/support.ts";
 import {removeDir} from "../test/node/calendar/support.ts";
+import {Member} from "./_member-process.ts";
+import type {Reply} from "./_member-process.ts";
 import type {Figures} from "./run.ts";
-
-const MEMBER = fileURLToPath(new URL("./_gossip-member.ts", import.meta.url));
-
-type Reply = {type: string; [k: string]: unknown};
-
-class Member {
-  readonly proc: ChildProcess;
-  private waiting: Array<{type: string; resolve: (r: Reply) => void}> = [];
-  constructor() {
-    this.proc = fork(MEMBER, [], {execPath: process.execPath, execArgv: process.env["GOSSIP_PROF"] ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof2"] : [], stdio: ["ignore", "inherit", "inherit", "ipc"], serialization: "advanced"});
-    this.proc.on("message", (r: Reply) => {
-      const i = this.waiting.findIndex((w) => w.type === r.type);
-      if (i >= 0) this.waiting.splice(i, 1)[0]!.resolve(r);
-    });
-  }
-  ask(msg: object, reply: string): Promise<Reply> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({type: reply, resolve});
-      const onExit = (code: number | null): void => reject(new Error(`member exited with ${code}`));
-      this.proc.once("exit", onExit);
-      this.waiting[this.waiting.length - 1]!.resolve = (r) => {
-        this.proc.off("exit", onExit);
-        resolve(r);
-      };
-      this.proc.send(msg);
-    });
-  }
-}
 
 function quantile(sorted: number[], q: number): number {
   return sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);

@@ -151,6 +151,8 @@ export class Calendar {
   private closed = false;
   /** An index repair is queued or running. */
   private repairing = false;
+  /** Records whose index entries are written (the journal may be ahead while a write is being indexed). */
+  private indexedLength: number;
   /** Writes queue here: the journal takes one at a time. */
   private writeTail: Promise<unknown> = Promise.resolve();
   private readonly roundListeners = new Set<(seq: number, commitment: Uint8Array) => void>();
@@ -169,6 +171,7 @@ export class Calendar {
     this.recovery = recovery;
     this.indexSync = indexSync;
     this.stamps = stamps;
+    this.indexedLength = store.length;
     this.proofSource = {readRecord: (stamp) => this.store.readRecord(stamp.pos), readLeaves: (record) => this.readRoundLeaves(record.ranges)};
   }
 
@@ -380,8 +383,10 @@ export class Calendar {
       return null;
     }
     // The index must agree; if it does not, it is rebuilt, and the answer stands.
+    // Records written but not yet indexed (an import in flight) are not a disagreement.
     const indexed = await this.index.lookup(msg);
-    if (indexed === null || indexed.seq !== pos.seq || indexed.segment !== pos.segment || indexed.offset !== pos.offset) {
+    const disagrees = indexed === null ? pos.seq < this.indexedLength : indexed.seq !== pos.seq || indexed.segment !== pos.segment || indexed.offset !== pos.offset;
+    if (disagrees) {
       this.repairIndex(indexed === null ? `no index entry for record ${pos.seq}, which the journal holds` : `the index entry for record ${pos.seq} points elsewhere`);
     }
     this.metrics?.indexLookups.inc({result: "hit"});
@@ -439,6 +444,8 @@ export class Calendar {
     } catch (e) {
       this.logger.error("index write failed; the journal has the records, restart to re-index", {from: records[0]?.seq, records: records.length}, e as Error);
     }
+    const last = records[records.length - 1];
+    if (last !== undefined) this.indexedLength = Math.max(this.indexedLength, last.seq + 1);
     if (this.roundListeners.size > 0) {
       for (const p of changes.puts) for (const l of this.roundListeners) l(p.pos.seq, p.commitment);
     }

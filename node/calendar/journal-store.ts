@@ -544,7 +544,7 @@ export class JournalStore {
    * catch-up reply or the HTTP journal endpoint sends: whoever relays it,
    * the receiver checks it against the origin's signature.
    */
-  async readPiece(fromSeq: number, maxBytes: number): Promise<{frames: Uint8Array; head: Checkpoint} | null> {
+  async readPiece(fromSeq: number, maxBytes: number, chainBefore: Uint8Array | null = null): Promise<{frames: Uint8Array; head: Checkpoint} | null> {
     if (!Number.isSafeInteger(fromSeq) || fromSeq < 0 || fromSeq >= this.nextSeq) return null;
     const candidates: Array<{length: number; head: () => Promise<Checkpoint | null>}> = [];
     for (let i = 0; i + 1 < this.segments.length; i++) {
@@ -558,9 +558,34 @@ export class JournalStore {
     if (candidates.length === 0) return null;
     let pick = candidates[0] as (typeof candidates)[number];
     for (const c of candidates) if (this.spanBytes(fromSeq, c.length) <= maxBytes) pick = c;
+    // An origin vouches for any length of its own journal: with the asker's
+    // chain hash at fromSeq it cuts the piece at maxBytes and signs its end,
+    // so catch-up moves in small pieces a mirror imports while the next arrives.
+    if (this.sign !== null && chainBefore !== null && this.spanBytes(fromSeq, pick.length) > maxBytes) {
+      const cut = this.cutWithin(fromSeq, pick.length, maxBytes);
+      const frames = await this.readFrames(fromSeq, cut);
+      const records = decodeRecordBatch(frames, {fromSeq, prevChain: chainBefore}, nativeSha256);
+      const last = records[records.length - 1];
+      if (last !== undefined) {
+        const body = {calendarId: this.calendarId, length: cut, chainHash: last.chainHash};
+        return {frames, head: {...body, signature: await this.sign(checkpointSigningBytes(body))}};
+      }
+    }
     const head = await pick.head();
     if (head === null || head.length !== pick.length) return null;
     return {frames: await this.readFrames(fromSeq, pick.length), head};
+  }
+
+  /** The furthest length in (from, to] whose records from `from` fit in `maxBytes` (at least one record). */
+  private cutWithin(from: number, to: number, maxBytes: number): number {
+    let lo = from + 1;
+    let hi = to;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (this.spanBytes(from, mid) <= maxBytes) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** The checkpoint sealing the segment that starts at `firstSeq` (covering `end` records), or null when missing. */

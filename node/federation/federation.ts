@@ -317,11 +317,15 @@ export class Federation extends Lifecycle {
       if (!target) continue;
       try {
         const stream = await host.dialProtocol(target, this.roster.journalProtocol, {signal});
-        const pieces = fetchJournal(stream, f.calendar.id, f.length, signal);
+        const pieces = fetchJournal(stream, f.calendar.id, f.length, f.calendar.store.chainHash, signal);
         let restart = false;
+        // One piece read ahead: the next arrives while this one is imported.
+        let ahead = pieces.next();
         for (;;) {
-          const next = await pieces.next();
+          const next = await ahead;
           if (next.done) break;
+          ahead = pieces.next();
+          ahead.catch(() => {});
           const result = await f.offerFetched(next.value, peer);
           if (result === "imported") {
             this.counters.fetchedPieces++;

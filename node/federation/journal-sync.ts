@@ -19,8 +19,12 @@ import type {CalendarRegistry} from "../calendar/registry.ts";
 import type {Logger} from "../logger.ts";
 import {PeerMisbehaved} from "./mirror-follower.ts";
 
-/** Bytes of records a catch-up piece holds at most (the server picks the furthest head within it). */
-export const CATCH_UP_PIECE_BYTES = 16 * 1024 * 1024;
+/**
+ * Bytes of records a catch-up piece holds at most: the server picks the
+ * furthest head within it (an origin cuts and signs one there); a mirror
+ * that serves can only end at heads it holds, a segment's worth at most.
+ */
+export const CATCH_UP_PIECE_BYTES = 4 * 1024 * 1024;
 /** A reply that goes silent this long is given up (the peer is slow or gone). */
 export const CATCH_UP_IDLE_MS = 30_000;
 
@@ -46,9 +50,10 @@ export async function serveJournalStream(stream: Stream, registry: CalendarRegis
       return;
     }
     let from = request.fromSeq;
+    let chainBefore = request.prevChain;
     for (;;) {
       signal.throwIfAborted();
-      const piece = await cal.store.readPiece(from, request.maxBytes);
+      const piece = await cal.store.readPiece(from, request.maxBytes, chainBefore);
       if (piece === null) break;
       if (piece.frames.length > MAX_BATCH_BYTES) {
         // Only a journal with segments over 32 MiB has such a gap between heads (the federation refuses them at start).
@@ -58,6 +63,7 @@ export async function serveJournalStream(stream: Stream, registry: CalendarRegis
       // Awaiting each write is the back-pressure: a slow reader holds one piece here, not the journal.
       await lp.write(encodePiece({fromSeq: from, prevChain: null, frames: piece.frames, head: piece.head}), {signal: AbortSignal.any([signal, AbortSignal.timeout(CATCH_UP_IDLE_MS)])});
       from = piece.head.length;
+      chainBefore = piece.head.chainHash;
     }
     await lp.write(encodeEnd(""), {signal});
   } catch (e) {
@@ -77,10 +83,10 @@ export type FetchEnd = {reason: string};
  * Returns the peer's END reason. A reply that does not decode, or a piece
  * that does not start where the previous head ended, is PeerMisbehaved.
  */
-export async function* fetchJournal(stream: Stream, calendarId: Uint8Array, fromSeq: number, signal: AbortSignal): AsyncGenerator<JournalPiece, FetchEnd> {
+export async function* fetchJournal(stream: Stream, calendarId: Uint8Array, fromSeq: number, prevChain: Uint8Array, signal: AbortSignal): AsyncGenerator<JournalPiece, FetchEnd> {
   const lp = lpStream(stream, LP_REPLY);
   try {
-    await lp.write(encodeRequest({calendarId, fromSeq, maxBytes: CATCH_UP_PIECE_BYTES}), {signal});
+    await lp.write(encodeRequest({calendarId, fromSeq, maxBytes: CATCH_UP_PIECE_BYTES, prevChain}), {signal});
     let expect = fromSeq;
     for (;;) {
       let raw;

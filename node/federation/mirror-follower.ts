@@ -55,7 +55,9 @@ export class MirrorFollower {
   private known: Checkpoint | null = null;
   /** When we first knew of a head past our end; null while caught up. */
   private behindFrom: number | null = null;
-  private readonly recentChains = new Map<number, Uint8Array>();
+  /** Ring of the newest chain hashes: slot `length % RECENT_CHAINS` holds (length, chain hash after it). */
+  private readonly recentLengths = new Float64Array(RECENT_CHAINS).fill(-1);
+  private readonly recentChains: Array<Uint8Array | undefined> = new Array(RECENT_CHAINS);
   private readonly recentHeads = new Map<number, Checkpoint>();
   private readonly modules: FollowerModules;
   private queue: Promise<unknown> = Promise.resolve();
@@ -66,7 +68,7 @@ export class MirrorFollower {
     this.calendar = calendar;
     this.name = calendarIdToString(calendar.id) ?? "?";
     this.modules = modules;
-    this.recentChains.set(calendar.length, calendar.store.chainHash);
+    this.rememberChain(calendar.length, calendar.store.chainHash);
     this.unsubscribe = calendar.onRecords((records) => {
       for (const r of records) this.rememberChain(r.seq + 1, r.chainHash);
       this.updateBehind();
@@ -116,12 +118,14 @@ export class MirrorFollower {
   private chainAt(length: number): Uint8Array | null {
     if (length === this.calendar.length) return this.calendar.store.chainHash;
     if (length === 0) return genesisChainHash(this.calendar.id, nativeSha256);
-    return this.recentChains.get(length) ?? null;
+    const slot = length % RECENT_CHAINS;
+    return this.recentLengths[slot] === length ? (this.recentChains[slot] ?? null) : null;
   }
 
   private rememberChain(length: number, chain: Uint8Array): void {
-    this.recentChains.set(length, chain);
-    if (this.recentChains.size > RECENT_CHAINS) this.recentChains.delete(this.recentChains.keys().next().value as number);
+    const slot = length % RECENT_CHAINS;
+    this.recentLengths[slot] = length;
+    this.recentChains[slot] = chain;
   }
 
   private noteKnown(head: Checkpoint): void {
@@ -152,6 +156,7 @@ export class MirrorFollower {
     }
     if (before === undefined) {
       this.recentHeads.set(head.length, head);
+      // Heads arrive a few per second: a Map trimmed from its oldest end is fine at this size.
       if (this.recentHeads.size > RECENT_HEADS) this.recentHeads.delete(this.recentHeads.keys().next().value as number);
     }
     this.noteKnown(head);

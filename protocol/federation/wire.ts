@@ -12,7 +12,9 @@
  *   1 PIECE    flags (1: bit 0 = prevChain present) ‖ fromSeq u64 ‖ [prevChain 32]
  *              ‖ varuint framesLength ‖ frames ‖ head (checkpoint, to the end)
  *   2 HEAD     head (checkpoint, to the end)
- *   3 REQUEST  varbytes calendarId (1..64) ‖ fromSeq u64 ‖ maxBytes u32
+ *   3 REQUEST  varbytes calendarId (1..64) ‖ fromSeq u64 ‖ maxBytes u32 ‖ [prevChain 32]
+ *              (prevChain: the asker's chain hash at fromSeq, so an origin can cut
+ *              and sign a piece anywhere without re-reading what came before)
  *   4 END      varbytes reason (UTF-8, 0..256; empty: nothing beyond my newest head)
  *
  * A PIECE is a record batch (protocol/journal/batch.ts) with the origin's
@@ -48,7 +50,7 @@ export const MAX_HEAD_MESSAGE_BYTES = 2 + MAX_CHECKPOINT_BYTES;
 /** Largest catch-up reply message (one batch of at most MAX_BATCH_BYTES). */
 export const MAX_REPLY_MESSAGE_BYTES = MAX_BATCH_BYTES + PIECE_OVERHEAD;
 /** Largest catch-up request. */
-export const MAX_REQUEST_MESSAGE_BYTES = 2 + 1 + MAX_CALENDAR_ID_SIZE + 8 + 4;
+export const MAX_REQUEST_MESSAGE_BYTES = 2 + 1 + MAX_CALENDAR_ID_SIZE + 8 + 4 + CHAIN_HASH_SIZE;
 export const MAX_END_REASON_BYTES = 256;
 
 export const WireErrorCode = {
@@ -84,7 +86,7 @@ export type JournalPiece = {
   head: Checkpoint;
 };
 
-export type CatchUpRequest = {calendarId: Uint8Array; fromSeq: number; maxBytes: number};
+export type CatchUpRequest = {calendarId: Uint8Array; fromSeq: number; maxBytes: number; prevChain: Uint8Array | null};
 
 export type WireMessage =
   | {kind: typeof WireKind.PIECE; piece: JournalPiece}
@@ -129,12 +131,14 @@ export function encodeHead(head: Checkpoint): Uint8Array {
 export function encodeRequest(r: CatchUpRequest): Uint8Array {
   if (r.calendarId.length < 1 || r.calendarId.length > MAX_CALENDAR_ID_SIZE) throw new RangeError("calendar id must be 1..64 bytes");
   if (!Number.isInteger(r.maxBytes) || r.maxBytes < 1 || r.maxBytes > MAX_BATCH_BYTES) throw new RangeError(`maxBytes must be 1..${MAX_BATCH_BYTES}`);
-  const out = header(WireKind.REQUEST, 2 + varuintSize(r.calendarId.length) + r.calendarId.length + 12);
+  if (r.prevChain !== null && r.prevChain.length !== CHAIN_HASH_SIZE) throw new RangeError("prevChain must be 32 bytes");
+  const out = header(WireKind.REQUEST, 2 + varuintSize(r.calendarId.length) + r.calendarId.length + 12 + (r.prevChain ? CHAIN_HASH_SIZE : 0));
   let p = writeVaruintAt(out, 2, r.calendarId.length);
   out.set(r.calendarId, p);
   p += r.calendarId.length;
   writeU64(out, p, r.fromSeq);
   writeU32(out, p + 8, r.maxBytes);
+  if (r.prevChain) out.set(r.prevChain, p + 12);
   return out;
 }
 
@@ -218,8 +222,13 @@ export function decodeWireMessage(buf: Uint8Array, limit: number, expect: readon
       const maxBytes = readU32(buf, p + 8);
       p += 12;
       if (maxBytes < 1 || maxBytes > MAX_BATCH_BYTES) throw wireError(WireErrorCode.BAD_FIELD, `request maxBytes ${maxBytes} outside 1..${MAX_BATCH_BYTES}`);
+      let prevChain: Uint8Array | null = null;
+      if (buf.length - p === CHAIN_HASH_SIZE) {
+        prevChain = buf.slice(p, p + CHAIN_HASH_SIZE);
+        p += CHAIN_HASH_SIZE;
+      }
       if (p !== buf.length) throw wireError(WireErrorCode.TRAILING_BYTES, `${buf.length - p} bytes after the request`);
-      return {kind, request: {calendarId, fromSeq, maxBytes}};
+      return {kind, request: {calendarId, fromSeq, maxBytes, prevChain}};
     }
     case WireKind.END: {
       const n = varuint(buf, 2, MAX_END_REASON_BYTES, "reason length");

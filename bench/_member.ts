@@ -1,6 +1,6 @@
 /**
- * One member of bench/gossip.ts's federation, in its own process (forked,
- * IPC). Told its options and the definition, it starts a calendar node;
+ * One member of a bench's federation (bench/gossip.ts, bench/mirror.ts), in
+ * its own process (forked by _member-process.ts, IPC). Told its options and the definition, it starts a calendar node;
  * the origin then writes rounds at the rate it is told, noting when each is
  * durable; every other member notes when each of the origin's records is
  * durable and indexed in its mirror. Times are the machine's clock
@@ -49,7 +49,7 @@ process.on("message", (m: Start | Write | Report | Stop) => {
       process.send?.({type: "written", rounds: issued, seconds: (performance.now() - t0) / 1000, length: node.calendar.length});
     } else if (m.type === "report" && node !== null) {
       const mirrors = node.federation?.report().members.filter((x) => x.connected).length ?? 0;
-      process.send?.({type: "report", times, connected: mirrors, pieces: node.federation?.counters.gossipPieces ?? 0, cpu: process.cpuUsage()});
+      process.send?.({type: "report", times, connected: mirrors, pieces: node.federation?.counters.gossipPieces ?? 0, fetched: node.federation?.counters.fetchedPieces ?? 0, cpu: process.cpuUsage(), maxRssMb: process.resourceUsage().maxRSS / 1024, url: node.calendarUrl});
     } else if (m.type === "stop") {
       await node?.stop();
       process.exit(0);
