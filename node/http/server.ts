@@ -34,19 +34,25 @@ import type {IncomingMessage, Server, ServerResponse} from "node:http";
 import type {Socket} from "node:net";
 import {Lifecycle} from "../lifecycle.ts";
 import type {Logger} from "../logger.ts";
-import type {Metrics} from "../metrics.ts";
+import type {HttpMetrics} from "../metrics.ts";
 import {statusClass} from "../metrics.ts";
 import {HttpError, HttpErrorCode} from "./errors.ts";
 import type {HttpOptions} from "./options.ts";
 import {defaultHttpOptions, MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION, parseListen} from "./options.ts";
 import {CacheControl, CORS_HEADERS, Reason, rawErrorResponse, sendText} from "./responses.ts";
 import {Router} from "./router.ts";
-import type {RouteMatch} from "./router.ts";
+import type {Route, RouteMatch} from "./router.ts";
 import {apiRoutes} from "./routes/index.ts";
 import type {ApiRouteModules} from "./routes/index.ts";
 
 /** What the server uses: the route groups' modules, a logger and the metrics. */
-export type ApiModules = ApiRouteModules & {logger: Logger; metrics: Metrics | null};
+export type ApiModules = ApiRouteModules & {logger: Logger; metrics: HttpMetrics | null};
+
+/**
+ * Or: a route table of its own (another daemon's API on the same server,
+ * e.g. the stand-alone aggregator's, routes/index.ts), a logger and the metrics.
+ */
+export type RoutedApiModules = {routes: readonly Route[]; logger: Logger; metrics: HttpMetrics | null};
 
 /** The HTTP options (`maxConnections` by default the node's default), plus how long a stop waits for requests in flight. */
 export type ApiServerOptions = Omit<HttpOptions, "maxConnections"> & {
@@ -61,7 +67,7 @@ const DEFAULT_STOP_WAIT_MS = 5_000;
 export class ApiServer extends Lifecycle {
   private readonly opts: ApiServerOptions;
   private readonly logger: Logger;
-  private readonly metrics: Metrics | null;
+  private readonly metrics: HttpMetrics | null;
   private readonly router: Router;
   private server: Server | null = null;
   private bound: {host: string; port: number} | null = null;
@@ -71,12 +77,12 @@ export class ApiServer extends Lifecycle {
   /** Called when the last request in flight is answered, while `stop()` waits for that. */
   private drained: (() => void) | null = null;
 
-  constructor(opts: ApiServerOptions, modules: ApiModules) {
+  constructor(opts: ApiServerOptions, modules: ApiModules | RoutedApiModules) {
     super();
     this.opts = opts;
     this.logger = modules.logger;
     this.metrics = modules.metrics;
-    this.router = new Router(apiRoutes(modules));
+    this.router = new Router("routes" in modules ? modules.routes : apiRoutes(modules));
   }
 
   /** The bound address (port 0 → the real port); HTTP_NOT_LISTENING unless started. */
