@@ -14,7 +14,7 @@
  * lost; nothing accepted is left unanswered. A stopped node can be started
  * again: storage is reopened and the parts rebuilt.
  */
-import {mkdir, readFile} from "node:fs/promises";
+import {mkdir} from "node:fs/promises";
 import {Registry} from "prom-client";
 import {toHex} from "../protocol/ots/bytes.ts";
 import type {BitcoinBackend} from "./bitcoin/backend.ts";
@@ -49,6 +49,7 @@ function federationMetricsFor(register: Registry): FederationMetrics {
   return m;
 }
 import type {StamperPhase} from "./stamper/stamper.ts";
+import {readVersion} from "./version.ts";
 
 export type NodeModules = {
   logger: Logger;
@@ -77,15 +78,6 @@ export const MAX_FEDERATED_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /** Where a started node listens, and the URL in its Pending attestations. */
 export type NodeAddress = {host: string; port: number; url: string};
-
-async function readVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as {version?: unknown};
-    return typeof pkg.version === "string" ? pkg.version : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 /** The parts built over one opening of storage. */
 type Parts = {
