@@ -1,3 +1,5 @@
+import {readFile} from "node:fs/promises";
+import {fileURLToPath} from "node:url";
 import {suite} from "uvu";
 import * as assert from "uvu/assert";
 import {OptionsError} from "../../node/config/option-spec.ts";
@@ -81,6 +83,16 @@ Resolve("should refuse what cannot work with the source named :: missing, too ma
     assert.is(e.code, c.code, `${c.args.join(" ")}: ${e.message}`);
     assert.ok(e.message.includes(c.has), `${c.args.join(" ")}: ${e.message}`);
   }
+}));
+
+Resolve("should accept the example config, which shows every setting at its default :: bootstrap/aggregator.example.json", withTimeout(5_000, async () => {
+  const example = fileURLToPath(new URL("../../bootstrap/aggregator.example.json", import.meta.url));
+  const o = await resolveAggregatorOptions(["--config", example], {}, (p) => readFile(p, "utf8"));
+  const d = defaultAggregatorNodeOptions();
+  assert.equal({...o, upstream: {...o.upstream, upstreams: []}}, d);
+  assert.is(o.upstream.upstreams.length, 2);
+  const keys = Object.keys(JSON.parse(await readFile(example, "utf8")) as object).sort();
+  assert.equal(keys, AGGREGATOR_OPTION_SPECS.map((s) => s.key).sort(), "every setting in the example");
 }));
 
 Resolve.run();
