@@ -85,6 +85,8 @@ export class UpstreamRoundSink extends Lifecycle implements RoundSink {
   private readonly metrics: AggregatorMetrics | null;
   private last: LastRound = null;
   private rounds = {accepted: 0, failed: 0};
+  /** The last round was refused (for logging the change of state only). */
+  private refusing = false;
 
   constructor(opts: UpstreamRoundSinkOptions, modules: UpstreamRoundSinkModules) {
     super();
@@ -137,11 +139,14 @@ export class UpstreamRoundSink extends Lifecycle implements RoundSink {
       this.rounds.failed++;
       this.metrics?.upstreamRounds.inc({result: "failed"});
       const why = failed.map((f) => `${f.url}: ${f.code}`).join(", ");
-      throw new AggregatorError(
-        {code: AggregatorErrorCode.UPSTREAMS_UNAVAILABLE},
-        `${accepted.length} of ${this.upstreams.length} upstream calendars accepted the round, ${this.opts.minUpstreams} needed (${why})`,
-      );
+      const message = `${accepted.length} of ${this.upstreams.length} upstream calendars accepted the round, ${this.opts.minUpstreams} needed (${why})`;
+      // Once per change of state: while upstreams are down every round fails, as fast as clients retry.
+      if (!this.refusing) this.logger.warn("rounds refused: too few upstream calendars accepting; clients get 503", {accepted: accepted.length, needed: this.opts.minUpstreams, reason: message});
+      this.refusing = true;
+      throw new AggregatorError({code: AggregatorErrorCode.UPSTREAMS_UNAVAILABLE}, message);
     }
+    if (this.refusing) this.logger.info("rounds accepted again", {upstreams: accepted.length});
+    this.refusing = false;
     this.rounds.accepted++;
     this.metrics?.upstreamRounds.inc({result: "accepted"});
     return {tail: encodeTimestamp(tree), logContext: {upstreams: accepted.length, ...(failed.length > 0 ? {failed: failed.map((f) => f.code)} : {})}};

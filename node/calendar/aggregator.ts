@@ -195,11 +195,12 @@ export class Aggregator extends Lifecycle {
       receipt = await this.sink.commitRound(tree.root, n, this.clock.now());
     } catch (e) {
       // A sink that knows why says so with an AggregatorError (a stand-alone
-      // aggregator: its upstreams did not accept); anything else is the
-      // calendar's journal failing.
+      // aggregator: its upstreams did not accept; it logs the change of
+      // state itself, so each refused round is only a verbose line here);
+      // anything else is the calendar's journal failing.
       const known = e instanceof AggregatorError;
       const err = known ? e : new AggregatorError({code: AggregatorErrorCode.JOURNAL_FAILED}, "journal unavailable");
-      if (known) this.logger.warn("round not accepted; its digests were not acknowledged", {digests: n, code: err.code, reason: err.message});
+      if (known) this.logger.verbose("round not accepted; its digests were not acknowledged", {digests: n, code: err.code, reason: err.message});
       else this.logger.error("round could not be journaled; its digests were not acknowledged", {digests: n}, e as Error);
       for (const w of batch) w.reject(err);
       this.metrics?.digestsRejected.inc({reason: err.code === AggregatorErrorCode.UPSTREAMS_UNAVAILABLE ? "upstreams" : "journal"}, n);

@@ -30,6 +30,7 @@ import {
   streamsBytes,
 } from "./support.ts";
 import type {Behaviour, FakeCalendar} from "./support.ts";
+import type {Logger} from "../../../node/logger.ts";
 
 const HOSTILE = "http://hostile.example";
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -143,14 +144,26 @@ Hostiles("should go on with the good upstream when M = 1 and refuse with 503 + R
   }
 }));
 
-Hostiles("should refuse with 503 at once when the only upstream is down, and take digests again once it is back :: M = 1", withTimeout(30_000, async () => {
+/** A logger that keeps every line's level and message. */
+function recordingLogger(lines: Array<{level: string; msg: string}>): Logger {
+  const at = (level: string) => (msg: string): void => void lines.push({level, msg});
+  const logger: Logger = {error: at("error"), warn: at("warn"), info: at("info"), verbose: at("verbose"), debug: at("debug"), child: () => logger};
+  return logger;
+}
+
+Hostiles("should refuse with 503 while the only upstream is down, logging the change once, and take digests again once it is back :: M = 1", withTimeout(30_000, async () => {
   const url = await deadUrl();
   const port = Number(new URL(url).port);
-  const {aggregator, url: agg} = await startAggregator(aggregatorOptions([url], (o) => void (o.upstream.deadlineMs = 2_000)));
+  const lines: Array<{level: string; msg: string}> = [];
+  const {aggregator, url: agg} = await startAggregator(aggregatorOptions([url], (o) => void (o.upstream.deadlineMs = 2_000)), recordingLogger(lines));
   try {
-    const r = await postDigest(agg, new Uint8Array(32));
-    assert.is(r.status, 503);
+    for (let i = 0; i < 3; i++) {
+      const r = await postDigest(agg, new Uint8Array(32));
+      assert.is(r.status, 503);
+    }
     assert.is((await fetch(`${agg}/healthz`)).status, 503);
+    const warnings = lines.filter((l) => l.level === "warn" || l.level === "error").map((l) => l.msg);
+    assert.equal(warnings, ["upstream calendar failing", "rounds refused: too few upstream calendars accepting; clients get 503"], "one line per change of state, not per round");
     // The calendar comes up on its port: the next round goes through and health is green again.
     const back = await fakeCalendar(answersLikeOtsd(), port);
     try {
@@ -161,6 +174,8 @@ Hostiles("should refuse with 503 at once when the only upstream is down, and tak
       const h = await fetch(`${agg}/healthz`);
       assert.is(h.status, 200);
       assert.is(await h.text(), "ok");
+      const infos = lines.filter((l) => l.level === "info").map((l) => l.msg);
+      assert.ok(infos.includes("upstream calendar accepting again") && infos.includes("rounds accepted again"), JSON.stringify(infos));
     } finally {
       await back.close();
     }

@@ -114,4 +114,17 @@ Api("should answer 503 with Retry-After when the queue is full, and answer the q
   );
 }));
 
+Api("should serve again after a stop and a start :: the same aggregator, restarted", withTimeout(20_000, async () => {
+  await withAggregator(() => {}, async (url, aggregator, upstream) => {
+    assert.is((await postDigest(url, new Uint8Array(32).fill(1))).status, 200);
+    await aggregator.stop();
+    const again = await aggregator.start();
+    const digest = new Uint8Array(32).fill(2);
+    const r = await postDigest(again.url, digest);
+    assert.is(r.status, 200);
+    assert.equal(pendingLeaves(decodeTimestamp(r.body, digest)).map((l) => l.uri), [upstream.url]);
+    assert.is(upstream.requests(), 2);
+  });
+}));
+
 Api.run();
