@@ -26,7 +26,7 @@ import type {AggregatorNodeOptions} from "./aggregator-options.ts";
 import {Aggregator} from "./calendar/aggregator.ts";
 import type {Clock} from "./clock.ts";
 import type {AggregatorStatusInfo} from "./http/aggregator-status.ts";
-import {aggregatorApiRoutes} from "./http/routes/index.ts";
+import {aggregatorApiRoutes} from "./http/routes/aggregator-routes.ts";
 import {ApiServer} from "./http/server.ts";
 import {Lifecycle} from "./lifecycle.ts";
 import type {Logger} from "./logger.ts";

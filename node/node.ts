@@ -24,6 +24,7 @@ import type {Calendar} from "./calendar/calendar.ts";
 import {CalendarRoundSink} from "./calendar/calendar-round-sink.ts";
 import {CalendarRegistry} from "./calendar/registry.ts";
 import type {Clock} from "./clock.ts";
+import {apiRoutes} from "./http/routes/index.ts";
 import {ApiServer} from "./http/server.ts";
 import type {StatusInfo} from "./http/status.ts";
 import {loadOrCreateIdentity} from "./identity.ts";
@@ -275,7 +276,8 @@ async function assemble(opts: NodeOptions, modules: NodeModules, identity: Ident
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
     // A mirror answers for every calendar but takes no digests: they belong at a member.
     const digests = mirrorOnly ? {submit: () => Promise.reject(new AggregatorError({code: AggregatorErrorCode.NOT_ACCEPTING}, "this node is a mirror"))} : aggregator;
-    const api = new ApiServer(opts.http, {aggregator: digests, commitments: calendars, journals: calendars, logger: logger.child({module: "http"}), metrics, register, status: () => ({...status(), federation: federation?.report() ?? null}), health, warnings, stamper: bitcoin?.stamper ?? null});
+    const routes = apiRoutes({aggregator: digests, commitments: calendars, journals: calendars, register, status: () => ({...status(), federation: federation?.report() ?? null}), health, warnings, stamper: bitcoin?.stamper ?? null});
+    const api = new ApiServer(opts.http, {routes, logger: logger.child({module: "http"}), metrics});
     return {calendars, aggregator, api, bitcoin, federation};
   } catch (e) {
     await calendars.close().catch(() => {});

@@ -42,17 +42,14 @@ import {defaultHttpOptions, MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION, parseListen} 
 import {CacheControl, CORS_HEADERS, Reason, rawErrorResponse, sendText} from "./responses.ts";
 import {Router} from "./router.ts";
 import type {Route, RouteMatch} from "./router.ts";
-import {apiRoutes} from "./routes/index.ts";
-import type {ApiRouteModules} from "./routes/index.ts";
-
-/** What the server uses: the route groups' modules, a logger and the metrics. */
-export type ApiModules = ApiRouteModules & {logger: Logger; metrics: HttpMetrics | null};
 
 /**
- * Or: a route table of its own (another daemon's API on the same server,
- * e.g. the stand-alone aggregator's, routes/index.ts), a logger and the metrics.
+ * What the server uses: its route table (the calendar's, routes/index.ts
+ * `apiRoutes`, or the stand-alone aggregator's,
+ * routes/aggregator-routes.ts), a logger and the metrics. The table is
+ * given, not imported here, so a daemon loads only its own route groups.
  */
-export type RoutedApiModules = {routes: readonly Route[]; logger: Logger; metrics: HttpMetrics | null};
+export type ApiModules = {routes: readonly Route[]; logger: Logger; metrics: HttpMetrics | null};
 
 /** The HTTP options (`maxConnections` by default the node's default), plus how long a stop waits for requests in flight. */
 export type ApiServerOptions = Omit<HttpOptions, "maxConnections"> & {
@@ -77,12 +74,12 @@ export class ApiServer extends Lifecycle {
   /** Called when the last request in flight is answered, while `stop()` waits for that. */
   private drained: (() => void) | null = null;
 
-  constructor(opts: ApiServerOptions, modules: ApiModules | RoutedApiModules) {
+  constructor(opts: ApiServerOptions, modules: ApiModules) {
     super();
     this.opts = opts;
     this.logger = modules.logger;
     this.metrics = modules.metrics;
-    this.router = new Router("routes" in modules ? modules.routes : apiRoutes(modules));
+    this.router = new Router(modules.routes);
   }
 
   /** The bound address (port 0 → the real port); HTTP_NOT_LISTENING unless started. */

@@ -5,17 +5,16 @@
  * type to {@link ApiRouteModules} and the call to {@link apiRoutes}.
  *
  * The stand-alone aggregator (`otsfed aggregator`) serves its own, smaller
- * table on the same server: {@link aggregatorApiRoutes}.
+ * table on the same server, listed in aggregator-routes.ts (its own file,
+ * so that the aggregator loads none of the calendar's groups).
  */
 import type {Route} from "../router.ts";
-import {aggregatorStatusRoutes} from "./aggregator-status.ts";
-import type {AggregatorStatusRoutesModules} from "./aggregator-status.ts";
-import {calendarApiRoutes, digestRoute} from "./calendar-api.ts";
-import type {CalendarApiModules, DigestRouteModules} from "./calendar-api.ts";
+import {calendarApiRoutes} from "./calendar-api.ts";
+import type {CalendarApiModules} from "./calendar-api.ts";
 import {journalRoutes} from "./journal.ts";
 import type {JournalRoutesModules} from "./journal.ts";
-import {healthRoutes, statusRoutes} from "./status.ts";
-import type {HealthRoutesModules, StatusRoutesModules} from "./status.ts";
+import {statusRoutes} from "./status.ts";
+import type {StatusRoutesModules} from "./status.ts";
 
 /** What the route groups use, together. */
 export type ApiRouteModules = CalendarApiModules & StatusRoutesModules & JournalRoutesModules;
@@ -25,15 +24,3 @@ export function apiRoutes(m: ApiRouteModules): Route[] {
   return [...calendarApiRoutes(m), ...statusRoutes(m), ...journalRoutes(m)];
 }
 
-/** What the aggregator's route groups use, together. */
-export type AggregatorApiRouteModules = DigestRouteModules & AggregatorStatusRoutesModules & HealthRoutesModules;
-
-/**
- * The stand-alone aggregator's routing table: POST /digest exactly as a
- * calendar serves it, its status page, /healthz and /metrics. No
- * /timestamp: clients upgrade from the upstream calendars named in their
- * proofs' Pending attestations.
- */
-export function aggregatorApiRoutes(m: AggregatorApiRouteModules): Route[] {
-  return [digestRoute(m), ...aggregatorStatusRoutes(m), ...healthRoutes(m)];
-}

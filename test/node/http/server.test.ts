@@ -12,7 +12,12 @@ import type {NodeOptions} from "../../../node/options.ts";
 import type {CalendarNode} from "../../../node/node.ts";
 import {HttpError} from "../../../node/http/errors.ts";
 import {ApiServer} from "../../../node/http/server.ts";
+import {apiRoutes} from "../../../node/http/routes/index.ts";
+import type {ApiRouteModules} from "../../../node/http/routes/index.ts";
 import type {ApiModules} from "../../../node/http/server.ts";
+
+/** The calendar's route modules over fakes, with the server's logger and metrics. */
+type TestModules = ApiRouteModules & Omit<ApiModules, "routes">;
 import {nullLogger} from "../../../node/logger.ts";
 
 async function withNode(patch: (o: NodeOptions) => void, fn: (url: string, node: CalendarNode) => Promise<void>): Promise<void> {
@@ -177,10 +182,10 @@ const DIGEST_REQUEST = "POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\
 const count = (s: string, what: string): number => s.split(what).length - 1;
 
 /** An API server over fakes: each digest waits until the test answers it. */
-function fakeServer({listen = "127.0.0.1:0", stopWaitMs, patch = {}}: {listen?: string; stopWaitMs?: number; patch?: Partial<ApiModules>} = {}): {api: ApiServer; held: Array<() => void>; arrived: (n: number) => Promise<void>} {
+function fakeServer({listen = "127.0.0.1:0", stopWaitMs, patch = {}}: {listen?: string; stopWaitMs?: number; patch?: Partial<TestModules>} = {}): {api: ApiServer; held: Array<() => void>; arrived: (n: number) => Promise<void>} {
   const held: Array<() => void> = [];
   const arrivals: Array<() => void> = [];
-  const modules: ApiModules = {
+  const modules: TestModules = {
     aggregator: {
       submit: () =>
         new Promise((resolve) => {
@@ -201,7 +206,7 @@ function fakeServer({listen = "127.0.0.1:0", stopWaitMs, patch = {}}: {listen?: 
   const arrived = async (n: number): Promise<void> => {
     while (held.length < n) await new Promise<void>((r) => arrivals.push(r));
   };
-  return {api: new ApiServer({listen, url: "", ...(stopWaitMs === undefined ? {} : {stopWaitMs})}, modules), held, arrived};
+  return {api: new ApiServer({listen, url: "", ...(stopWaitMs === undefined ? {} : {stopWaitMs})}, {routes: apiRoutes(modules), logger: modules.logger, metrics: modules.metrics}), held, arrived};
 }
 
 Api("should answer digests in flight before stop() resolves, and refuse new ones with 503 Connection: close :: two kept-alive connections", withTimeout(10_000, async () => {
