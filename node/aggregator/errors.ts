@@ -31,6 +31,8 @@ export const UpstreamErrorCode = {
   PROOF_TOO_LARGE: "UPSTREAM_PROOF_TOO_LARGE",
   /** The aggregator is stopping: the request was abandoned. */
   STOPPING: "UPSTREAM_STOPPING",
+  /** Handling the reply failed in a way that is a bug of ours (logged at error); the round goes on without it. */
+  INTERNAL: "UPSTREAM_INTERNAL",
 } as const;
 export type UpstreamErrorCode = (typeof UpstreamErrorCode)[keyof typeof UpstreamErrorCode];
 

@@ -133,8 +133,10 @@ export class UpstreamCalendar {
           const ms = performance.now() - t0;
           this.accepted(ms);
           return {ok: true, reply, attempts, ms};
-        } catch (e) {
-          if (!(e instanceof UpstreamError)) throw e;
+        } catch (caught) {
+          // Anything but an UpstreamError is a bug of ours: logged as one, and the round goes on without this reply.
+          if (!(caught instanceof UpstreamError)) this.logger.error("upstream reply handling failed", {}, caught as Error);
+          const e = caught instanceof UpstreamError ? caught : upstreamError(UpstreamErrorCode.INTERNAL, "the reply could not be handled (a bug, logged)");
           this.failedAttempt(e);
           onChange();
           const again = e.retryable && attempts < maxAttempts && !stop.aborted;
@@ -189,10 +191,10 @@ export class UpstreamCalendar {
       const timeout = AbortSignal.timeout(Math.ceil(left));
       const signal = AbortSignal.any([stop, timeout]);
       let settled = false;
-      const fail = (e: UpstreamError): void => {
+      const fail = (e: UpstreamError, keepConnection = false): void => {
         if (settled) return;
         settled = true;
-        req.destroy();
+        if (!keepConnection) req.destroy();
         reject(e);
       };
       // An abort (deadline or stop) destroys the request; say which it was.
@@ -211,13 +213,14 @@ export class UpstreamCalendar {
   }
 
   /** Read a reply: a 200's body up to the limit, anything else refused with its status (its body drained only when small). */
-  private readReply(res: IncomingMessage, signal: AbortSignal, aborted: () => UpstreamError, fail: (e: UpstreamError) => void, done: (body: Uint8Array) => void): void {
+  private readReply(res: IncomingMessage, signal: AbortSignal, aborted: () => UpstreamError, fail: (e: UpstreamError, keepConnection?: boolean) => void, done: (body: Uint8Array) => void): void {
     const status = res.statusCode ?? 0;
     const declared = res.headers["content-length"] === undefined ? null : Number(res.headers["content-length"]);
     if (status !== 200) {
-      // A small error body is read to keep the connection; a large or unbounded one is not worth it.
-      if (declared !== null && declared <= MAX_UPSTREAM_REPLY_BYTES) res.resume();
-      fail(new UpstreamError({code: UpstreamErrorCode.STATUS, status}, `HTTP ${status}`));
+      // A small error body is drained to keep the connection; a large or unbounded one is not worth it.
+      const keep = declared !== null && declared <= MAX_UPSTREAM_REPLY_BYTES;
+      if (keep) res.resume();
+      fail(new UpstreamError({code: UpstreamErrorCode.STATUS, status}, `HTTP ${status}`), keep);
       return;
     }
     if (declared !== null && declared > MAX_UPSTREAM_REPLY_BYTES) {
