@@ -8,6 +8,10 @@
  * The calendar stamps with the devnet's stamper settings (a stamp every few
  * seconds, proofs complete after 2 confirmations), so with a block every 5 s
  * a proof can be upgraded about 10-15 s after it was stamped.
+ *
+ * With `aggregator`, a stand-alone aggregator (devnet-aggregator.ts) runs
+ * in front of the calendar too: digests posted to it reach the calendar one
+ * round at a time, and their proofs are upgraded from the calendar.
  */
 import {mkdtemp, rm} from "node:fs/promises";
 import {tmpdir} from "node:os";
@@ -17,6 +21,8 @@ import type {CoreRpcBackend} from "./bitcoin/core-rpc.ts";
 import {SimulatedBitcoin} from "./bitcoin/sim/simulated-bitcoin.ts";
 import type {Clock} from "./clock.ts";
 import type {Logger} from "./logger.ts";
+import {startDevnetAggregator} from "./devnet-aggregator.ts";
+import type {DevnetAggregator} from "./devnet-aggregator.ts";
 import {CalendarNode} from "./node.ts";
 import {defaultNodeOptions} from "./options.ts";
 import {devnetStamperOptions} from "./stamper/options.ts";
@@ -30,13 +36,15 @@ export type DevnetOptions = {
   host: string;
   /** First calendar port; 0 picks free ports. */
   calendarPort: number;
+  /** Also run a stand-alone aggregator in front of the calendars (on a free port). */
+  aggregator: boolean;
 };
 
-export const defaultDevnetOptions: DevnetOptions = {dataDir: null, blockIntervalMs: 5_000, host: "127.0.0.1", calendarPort: 0};
+export const defaultDevnetOptions: DevnetOptions = {dataDir: null, blockIntervalMs: 5_000, host: "127.0.0.1", calendarPort: 0, aggregator: false};
 
 export type DevnetModules = {logger: Logger; clock: Clock};
 
-export type DevnetInfo = {calendars: string[]; bitcoinRpc: string; dataDir: string};
+export type DevnetInfo = {calendars: string[]; bitcoinRpc: string; dataDir: string; aggregator: string | null};
 
 /** Coins the devnet wallet sends each calendar's stamping address at start. */
 const CALENDAR_FUNDING_SATS = 10_000_000n;
@@ -47,6 +55,7 @@ export class Devnet {
   private bitcoin: SimulatedBitcoin | null = null;
   private node: CalendarNode | null = null;
   private backend: CoreRpcBackend | null = null;
+  private aggregator: DevnetAggregator | null = null;
   private ownedDir: string | null = null;
 
   constructor(opts: DevnetOptions, modules: DevnetModules) {
@@ -76,11 +85,14 @@ export class Devnet {
       await node.bitcoin?.funding.refresh();
     }
     bitcoin.startMining();
-    return {calendars: [url], bitcoinRpc: bitcoin.url, dataDir};
+    if (this.opts.aggregator) this.aggregator = await startDevnetAggregator([url], {host: this.opts.host, port: 0}, {logger: logger.child({aggregator: 1}), clock});
+    return {calendars: [url], bitcoinRpc: bitcoin.url, dataDir, aggregator: this.aggregator?.url ?? null};
   }
 
-  /** Stops the calendar (durably), the chain and its endpoint; removes a temporary data dir. */
+  /** Stops the aggregator (answering what it took), the calendar (durably), the chain and its endpoint; removes a temporary data dir. */
   async stop(): Promise<void> {
+    await this.aggregator?.stop();
+    this.aggregator = null;
     await this.node?.stop();
     this.backend?.close();
     await this.bitcoin?.stop();

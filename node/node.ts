@@ -14,7 +14,7 @@
  * lost; nothing accepted is left unanswered. A stopped node can be started
  * again: storage is reopened and the parts rebuilt.
  */
-import {mkdir, readFile} from "node:fs/promises";
+import {mkdir} from "node:fs/promises";
 import {Registry} from "prom-client";
 import {toHex} from "../protocol/ots/bytes.ts";
 import type {BitcoinBackend} from "./bitcoin/backend.ts";
@@ -24,6 +24,7 @@ import type {Calendar} from "./calendar/calendar.ts";
 import {CalendarRoundSink} from "./calendar/calendar-round-sink.ts";
 import {CalendarRegistry} from "./calendar/registry.ts";
 import type {Clock} from "./clock.ts";
+import {apiRoutes} from "./http/routes/index.ts";
 import {ApiServer} from "./http/server.ts";
 import type {StatusInfo} from "./http/status.ts";
 import {loadOrCreateIdentity} from "./identity.ts";
@@ -49,6 +50,7 @@ function federationMetricsFor(register: Registry): FederationMetrics {
   return m;
 }
 import type {StamperPhase} from "./stamper/stamper.ts";
+import {readVersion} from "./version.ts";
 
 export type NodeModules = {
   logger: Logger;
@@ -77,15 +79,6 @@ export const MAX_FEDERATED_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /** Where a started node listens, and the URL in its Pending attestations. */
 export type NodeAddress = {host: string; port: number; url: string};
-
-async function readVersion(): Promise<string> {
-  try {
-    const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as {version?: unknown};
-    return typeof pkg.version === "string" ? pkg.version : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 /** The parts built over one opening of storage. */
 type Parts = {
@@ -283,7 +276,8 @@ async function assemble(opts: NodeOptions, modules: NodeModules, identity: Ident
     const warnings = (): string[] => bitcoin?.stamper.warnings() ?? [];
     // A mirror answers for every calendar but takes no digests: they belong at a member.
     const digests = mirrorOnly ? {submit: () => Promise.reject(new AggregatorError({code: AggregatorErrorCode.NOT_ACCEPTING}, "this node is a mirror"))} : aggregator;
-    const api = new ApiServer(opts.http, {aggregator: digests, commitments: calendars, journals: calendars, logger: logger.child({module: "http"}), metrics, register, status: () => ({...status(), federation: federation?.report() ?? null}), health, warnings, stamper: bitcoin?.stamper ?? null});
+    const routes = apiRoutes({aggregator: digests, commitments: calendars, journals: calendars, register, status: () => ({...status(), federation: federation?.report() ?? null}), health, warnings, stamper: bitcoin?.stamper ?? null});
+    const api = new ApiServer(opts.http, {routes, logger: logger.child({module: "http"}), metrics});
     return {calendars, aggregator, api, bitcoin, federation};
   } catch (e) {
     await calendars.close().catch(() => {});

@@ -27,12 +27,12 @@ import type {Clock} from "../clock.ts";
 import {nativeSha256} from "../hash.ts";
 import {Lifecycle, Waker} from "../lifecycle.ts";
 import type {Logger} from "../logger.ts";
-import type {Metrics} from "../metrics.ts";
+import type {RoundMetrics} from "../metrics.ts";
 import type {AggregatorOptions} from "./options.ts";
 import type {RoundReceipt, RoundSink} from "./round-sink.ts";
 
 /** What the aggregator uses: where rounds go, a logger, the metrics and the clock. */
-export type AggregatorModules = {sink: RoundSink; logger: Logger; metrics: Metrics | null; clock: Clock};
+export type AggregatorModules = {sink: RoundSink; logger: Logger; metrics: RoundMetrics | null; clock: Clock};
 
 /** Why a digest was not acknowledged: the `AGGREGATOR_…` codes. */
 export const AggregatorErrorCode = {
@@ -46,6 +46,12 @@ export const AggregatorErrorCode = {
   DIGEST_TOO_LONG: "AGGREGATOR_DIGEST_TOO_LONG",
   /** This node takes no digests at all (a mirror: they belong at a member calendar). */
   NOT_ACCEPTING: "AGGREGATOR_NOT_ACCEPTING",
+  /**
+   * A stand-alone aggregator's sink (node/aggregator/): fewer upstream
+   * calendars than the minimum accepted the round within its deadline;
+   * nothing was acknowledged, the client should retry.
+   */
+  UPSTREAMS_UNAVAILABLE: "AGGREGATOR_UPSTREAMS_UNAVAILABLE",
 } as const;
 export type AggregatorErrorCode = (typeof AggregatorErrorCode)[keyof typeof AggregatorErrorCode];
 /** A digest refused or not acknowledged; the HTTP API maps its code to a reply. */
@@ -72,7 +78,7 @@ export class Aggregator extends Lifecycle {
   private readonly opts: AggregatorOptions;
   private readonly sink: RoundSink;
   private readonly logger: Logger;
-  private readonly metrics: Metrics | null;
+  private readonly metrics: RoundMetrics | null;
   private readonly clock: Clock;
   private queue: Waiter[] = [];
   private inFlight: Promise<void> | null = null;
@@ -188,10 +194,16 @@ export class Aggregator extends Lifecycle {
     try {
       receipt = await this.sink.commitRound(tree.root, n, this.clock.now());
     } catch (e) {
-      this.logger.error("round could not be journaled; its digests were not acknowledged", {digests: n}, e as Error);
-      const err = new AggregatorError({code: AggregatorErrorCode.JOURNAL_FAILED}, "journal unavailable");
+      // A sink that knows why says so with an AggregatorError (a stand-alone
+      // aggregator: its upstreams did not accept; it logs the change of
+      // state itself, so each refused round is only a verbose line here);
+      // anything else is the calendar's journal failing.
+      const known = e instanceof AggregatorError;
+      const err = known ? e : new AggregatorError({code: AggregatorErrorCode.JOURNAL_FAILED}, "journal unavailable");
+      if (known) this.logger.verbose("round not accepted; its digests were not acknowledged", {digests: n, code: err.code, reason: err.message});
+      else this.logger.error("round could not be journaled; its digests were not acknowledged", {digests: n}, e as Error);
       for (const w of batch) w.reject(err);
-      this.metrics?.digestsRejected.inc({reason: "journal"}, n);
+      this.metrics?.digestsRejected.inc({reason: err.code === AggregatorErrorCode.UPSTREAMS_UNAVAILABLE ? "upstreams" : "journal"}, n);
       return;
     }
     for (let i = 0; i < n; i++) {

@@ -1,8 +1,8 @@
 /**
  * Where the aggregator sends each round: the one thing it needs from
  * whatever stands behind it. A calendar journals the round's root
- * (calendar-round-sink.ts); a stand-alone aggregator would forward it to
- * calendars upstream. Either way each client's proof is its own path to the
+ * (calendar-round-sink.ts); a stand-alone aggregator forwards it to
+ * calendars upstream (node/aggregator/upstream-round-sink.ts). Either way each client's proof is its own path to the
  * root (nonce, merkle path) followed by the bytes the sink returns.
  */
 import type {LogContext} from "../logger.ts";
@@ -26,7 +26,9 @@ export interface RoundSink {
    * Durably commit a round: its 32-byte merkle `root`, over `leaves`
    * digests, closed at `timeMs`. Resolves only once the round is durable;
    * rejects when it could not be recorded, and then no digest of the round
-   * is acknowledged.
+   * is acknowledged. A rejection with an `AggregatorError` carries its own
+   * code to the clients (e.g. AGGREGATOR_UPSTREAMS_UNAVAILABLE); any other
+   * is reported as AGGREGATOR_JOURNAL_FAILED.
    */
   commitRound(root: Uint8Array, leaves: number, timeMs: number): Promise<RoundReceipt>;
 }

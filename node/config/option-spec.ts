@@ -23,6 +23,13 @@ export type OptionSpec<T> = {
   /** One line for `--help-options`, with the default. */
   readonly help: string;
   /**
+   * The flag may be given several times (`--upstream A --upstream B`): the
+   * row is then applied once with every value, in order, as a string
+   * array. The environment and the config file give one value as usual (a
+   * list in the row's own format, e.g. comma-separated, or a JSON array).
+   */
+  readonly repeatable?: boolean;
+  /**
    * Parse `value` (a string from the environment or a flag, any JSON value
    * from the config file) into `target`; refuse it with an
    * {@link OptionsError} (or any typed error) whose message says what the
@@ -65,7 +72,7 @@ export function badValue(mustBe: string): OptionsError {
  * `scopeOptions(httpOptionSpecs, (o: NodeOptions) => o.http)`.
  */
 export function scopeOptions<Whole, Part>(specs: readonly OptionSpec<Part>[], part: (whole: Whole) => Part): OptionSpec<Whole>[] {
-  return specs.map((s) => ({key: s.key, env: s.env, flag: s.flag, help: s.help, apply: (whole: Whole, value: unknown) => s.apply(part(whole), value)}));
+  return specs.map((s) => ({key: s.key, env: s.env, flag: s.flag, help: s.help, ...(s.repeatable ? {repeatable: true} : {}), apply: (whole: Whole, value: unknown) => s.apply(part(whole), value)}));
 }
 
 /** Where a value came from, as refusals name it. */

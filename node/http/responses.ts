@@ -31,6 +31,7 @@ export const Reason = {
   overloaded: "Calendar busy, retry later",
   stopping: "Calendar shutting down, retry later",
   journal: "Calendar journal unavailable",
+  upstreams: "Upstream calendars unavailable, retry later",
   methodNotAllowed: "method not allowed",
   mirrorOnly: "This node is a mirror and takes no digests; submit them to a member calendar",
 } as const;

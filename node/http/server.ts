@@ -34,19 +34,22 @@ import type {IncomingMessage, Server, ServerResponse} from "node:http";
 import type {Socket} from "node:net";
 import {Lifecycle} from "../lifecycle.ts";
 import type {Logger} from "../logger.ts";
-import type {Metrics} from "../metrics.ts";
+import type {HttpMetrics} from "../metrics.ts";
 import {statusClass} from "../metrics.ts";
 import {HttpError, HttpErrorCode} from "./errors.ts";
 import type {HttpOptions} from "./options.ts";
 import {defaultHttpOptions, MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION, parseListen} from "./options.ts";
 import {CacheControl, CORS_HEADERS, Reason, rawErrorResponse, sendText} from "./responses.ts";
 import {Router} from "./router.ts";
-import type {RouteMatch} from "./router.ts";
-import {apiRoutes} from "./routes/index.ts";
-import type {ApiRouteModules} from "./routes/index.ts";
+import type {Route, RouteMatch} from "./router.ts";
 
-/** What the server uses: the route groups' modules, a logger and the metrics. */
-export type ApiModules = ApiRouteModules & {logger: Logger; metrics: Metrics | null};
+/**
+ * What the server uses: its route table (the calendar's, routes/index.ts
+ * `apiRoutes`, or the stand-alone aggregator's,
+ * routes/aggregator-routes.ts), a logger and the metrics. The table is
+ * given, not imported here, so a daemon loads only its own route groups.
+ */
+export type ApiModules = {routes: readonly Route[]; logger: Logger; metrics: HttpMetrics | null};
 
 /** The HTTP options (`maxConnections` by default the node's default), plus how long a stop waits for requests in flight. */
 export type ApiServerOptions = Omit<HttpOptions, "maxConnections"> & {
@@ -61,7 +64,7 @@ const DEFAULT_STOP_WAIT_MS = 5_000;
 export class ApiServer extends Lifecycle {
   private readonly opts: ApiServerOptions;
   private readonly logger: Logger;
-  private readonly metrics: Metrics | null;
+  private readonly metrics: HttpMetrics | null;
   private readonly router: Router;
   private server: Server | null = null;
   private bound: {host: string; port: number} | null = null;
@@ -76,7 +79,7 @@ export class ApiServer extends Lifecycle {
     this.opts = opts;
     this.logger = modules.logger;
     this.metrics = modules.metrics;
-    this.router = new Router(apiRoutes(modules));
+    this.router = new Router(modules.routes);
   }
 
   /** The bound address (port 0 → the real port); HTTP_NOT_LISTENING unless started. */

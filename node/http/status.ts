@@ -77,7 +77,8 @@ export function statusJson(s: StatusInfo): string {
   });
 }
 
-function esc(s: string): string {
+/** Text made safe inside HTML (every status page's values pass through it). */
+export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

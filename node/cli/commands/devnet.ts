@@ -15,11 +15,16 @@ import {defaultDevnetOptions, Devnet} from "../../devnet.ts";
  * they come before the subcommand, and `--bitcoin-node` takes bitcoind's RPC
  * URL with the user and password in it, as the simulated chain's URL has.
  */
-export function devnetInstructions(calendar: string, bitcoinRpc: string, dataDir: string, blockIntervalMs: number): string {
+export function devnetInstructions(calendar: string, bitcoinRpc: string, dataDir: string, blockIntervalMs: number, aggregator: string | null = null): string {
   const seconds = blockIntervalMs / 1000;
+  // Through the aggregator, proofs still name the calendar: stamp there, upgrade and verify at the calendar.
+  const aggregatorLines = aggregator
+    ? ["", "Through the stand-alone aggregator (one round at a time to the calendar; upgrade from the calendar as above):", `  ots stamp -c ${aggregator} -m 1 FILE`]
+    : [];
   return [
     "otsfed devnet: running on the SIMULATED Bitcoin regtest chain (not Bitcoin).",
     `  calendar:        ${calendar}   (status page: ${calendar}/)`,
+    ...(aggregator ? [`  aggregator:      ${aggregator}   (status page: ${aggregator}/)`] : []),
     `  simulated chain: ${bitcoinRpc}   (bitcoind JSON-RPC dialect, a block every ${seconds} s)`,
     `  data:            ${dataDir}`,
     "",
@@ -30,6 +35,7 @@ export function devnetInstructions(calendar: string, bitcoinRpc: string, dataDir
     `  ots --whitelist ${calendar} upgrade FILE.ots        # or: ots upgrade -c ${calendar} FILE.ots`,
     `  ots --whitelist ${calendar} --bitcoin-node ${bitcoinRpc} verify FILE.ots`,
     "  (a plain 'ots upgrade FILE.ots' skips this calendar: it is not on the client's default whitelist)",
+    ...aggregatorLines,
     "",
     "With otsfed:",
     "  npx otsfed info FILE.ots",
@@ -40,17 +46,19 @@ export function devnetInstructions(calendar: string, bitcoinRpc: string, dataDir
 }
 
 /**
- * `otsfed devnet [--data-dir DIR] [--block-interval MS] [--json]`: a local
- * network on 127.0.0.1 over the SIMULATED Bitcoin chain. Prints the URLs and
- * copy-paste commands, or with `--json` one line
- * `{"event":"ready","calendars":[…],"bitcoinRpc":"…"}` once everything serves.
+ * `otsfed devnet [--data-dir DIR] [--block-interval MS] [--aggregator] [--json]`:
+ * a local network on 127.0.0.1 over the SIMULATED Bitcoin chain, with
+ * `--aggregator` a stand-alone aggregator in front of its calendar. Prints
+ * the URLs and copy-paste commands, or with `--json` one line
+ * `{"event":"ready","calendars":[…],"bitcoinRpc":"…"}` (and `"aggregator":"…"`)
+ * once everything serves.
  */
 export const devnetCommand: Command = {
   name: "devnet",
-  usage: "devnet [--data-dir DIR] [--block-interval MS] [--json] [--log-level LEVEL]",
-  summary: "run a local devnet: a calendar node on the simulated Bitcoin chain (the default of npm start)",
+  usage: "devnet [--data-dir DIR] [--block-interval MS] [--aggregator] [--json] [--log-level LEVEL]",
+  summary: "run a local devnet: a calendar node on the simulated Bitcoin chain (the default of npm start); --aggregator adds a stand-alone aggregator in front of it",
   async run(args, io) {
-    const {positional, flags} = parseArgs(args, {"data-dir": "string", "block-interval": "string", json: "boolean", "log-level": "string"});
+    const {positional, flags} = parseArgs(args, {"data-dir": "string", "block-interval": "string", aggregator: "boolean", json: "boolean", "log-level": "string"});
     if (positional.length > 0) throw new CliError(`unexpected argument '${positional[0]}'`);
     const blockIntervalMs = flags["block-interval"] === undefined ? defaultDevnetOptions.blockIntervalMs : Number(flags["block-interval"]);
     if (!Number.isSafeInteger(blockIntervalMs) || blockIntervalMs < 100) throw new CliError("--block-interval must be a whole number of milliseconds, at least 100");
@@ -58,12 +66,12 @@ export const devnetCommand: Command = {
     if (!isLogLevel(level)) throw new CliError(`--log-level must be a log level, got '${level}'`);
     // Logs go to stderr so that stdout carries only what people and scripts read.
     const logger = createPinoLogger(level, pino.destination(2));
-    const devnet = new Devnet({...defaultDevnetOptions, dataDir: flags["data-dir"] ?? null, blockIntervalMs}, {logger, clock: systemClock});
+    const devnet = new Devnet({...defaultDevnetOptions, dataDir: flags["data-dir"] ?? null, blockIntervalMs, aggregator: flags.aggregator === true}, {logger, clock: systemClock});
     const info = await devnet.start();
     const cal = info.calendars[0] as string;
-    if (flags.json) io.stdout(JSON.stringify({event: "ready", calendars: info.calendars, bitcoinRpc: info.bitcoinRpc}));
+    if (flags.json) io.stdout(JSON.stringify({event: "ready", calendars: info.calendars, bitcoinRpc: info.bitcoinRpc, ...(info.aggregator ? {aggregator: info.aggregator} : {})}));
     else {
-      io.stdout(devnetInstructions(cal, info.bitcoinRpc, info.dataDir, blockIntervalMs));
+      io.stdout(devnetInstructions(cal, info.bitcoinRpc, info.dataDir, blockIntervalMs, info.aggregator));
     }
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());

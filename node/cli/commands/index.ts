@@ -5,6 +5,7 @@ import {nodeCommand} from "./node.ts";
 import {journalVerifyCommand} from "./journal-verify.ts";
 import {reindexCommand} from "./reindex.ts";
 import {devnetCommand} from "./devnet.ts";
+import {aggregatorCommand} from "./aggregator.ts";
 
 /** Every `otsfed` subcommand, in the order `otsfed --help` lists them. */
-export const COMMANDS: readonly Command[] = [devnetCommand, nodeCommand, infoCommand, verifyCommand, journalVerifyCommand, reindexCommand];
+export const COMMANDS: readonly Command[] = [devnetCommand, nodeCommand, aggregatorCommand, infoCommand, verifyCommand, journalVerifyCommand, reindexCommand];

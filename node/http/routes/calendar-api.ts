@@ -14,10 +14,14 @@ import {readBody} from "../body.ts";
 import {CacheControl, Reason, send, sendText} from "../responses.ts";
 import type {Route, RouteRequest} from "../router.ts";
 
-/** What the calendar API routes use, each as narrow as the route needs. */
-export type CalendarApiModules = {
+/** What POST /digest uses: whatever takes digests into rounds (the aggregator, with either round sink). */
+export type DigestRouteModules = {
   /** Takes a digest; resolves with its proof once its round is durable (the aggregator). */
   aggregator: {submit(digest: Uint8Array): Promise<Uint8Array>};
+};
+
+/** What the calendar API routes use, each as narrow as the route needs. */
+export type CalendarApiModules = DigestRouteModules & {
   /** Finds a commitment in whichever calendar holds it (the registry: own and mirrors) and how far along it is. */
   commitments: {lookup(msg: Uint8Array): Promise<{calendar: {role: CalendarRole}; status: NonNullable<CommitmentStatus>} | null>};
   /** The stamper's view, when there is one. */
@@ -32,7 +36,7 @@ function decodeHex(s: string): Uint8Array | null {
 /** Longest hex we even try to decode: twice the 4096-byte message limit. */
 const MAX_TIMESTAMP_HEX = 2 * 4096;
 
-async function postDigest(m: CalendarApiModules, {req, res}: RouteRequest): Promise<void> {
+async function postDigest(m: DigestRouteModules, {req, res}: RouteRequest): Promise<void> {
   // node's parser has already refused non-numeric, negative or conflicting
   // Content-Length values (the server's clientError handler); here the
   // header is absent or valid.
@@ -70,6 +74,8 @@ async function postDigest(m: CalendarApiModules, {req, res}: RouteRequest): Prom
         sendText(res, 503, Reason.stopping, {"Retry-After": 1});
       } else if (e.code === AggregatorErrorCode.DIGEST_TOO_LONG) sendText(res, 400, Reason.digestTooLong);
       else if (e.code === AggregatorErrorCode.NOT_ACCEPTING) sendText(res, 403, Reason.mirrorOnly);
+      // A stand-alone aggregator whose upstreams did not accept the round: they may within seconds.
+      else if (e.code === AggregatorErrorCode.UPSTREAMS_UNAVAILABLE) sendText(res, 503, Reason.upstreams, {"Retry-After": 5});
       else sendText(res, 503, Reason.journal, {"Retry-After": 10});
       return;
     }
@@ -102,10 +108,18 @@ function getTip(m: CalendarApiModules, {res}: RouteRequest): void {
   else send(res, 200, tip, "application/octet-stream", {"Cache-Control": CacheControl.tip});
 }
 
+/**
+ * POST /digest alone, with every validation, limit and refusal above: what a
+ * calendar and a stand-alone aggregator (routes/index.ts) both serve.
+ */
+export function digestRoute(m: DigestRouteModules): Route {
+  return {method: "POST", path: "/digest", label: "digest", refuseWhileStopping: true, handle: (r) => postDigest(m, r)};
+}
+
 /** POST /digest, GET /timestamp/<hex>, GET /tip. */
 export function calendarApiRoutes(m: CalendarApiModules): Route[] {
   return [
-    {method: "POST", path: "/digest", label: "digest", refuseWhileStopping: true, handle: (r) => postDigest(m, r)},
+    digestRoute(m),
     {method: "GET", path: "/timestamp/*", label: "timestamp", handle: (r) => getTimestamp(m, r)},
     {method: "GET", path: "/tip", label: "tip", handle: (r) => getTip(m, r)},
   ];

@@ -3,6 +3,10 @@
  * segments, federation status, stamp requests, …) is a file in this folder
  * exporting `xxxRoutes(modules): Route[]` and its `XxxModules` type; add the
  * type to {@link ApiRouteModules} and the call to {@link apiRoutes}.
+ *
+ * The stand-alone aggregator (`otsfed aggregator`) serves its own, smaller
+ * table on the same server, listed in aggregator-routes.ts (its own file,
+ * so that the aggregator loads none of the calendar's groups).
  */
 import type {Route} from "../router.ts";
 import {calendarApiRoutes} from "./calendar-api.ts";
@@ -19,3 +23,4 @@ export type ApiRouteModules = CalendarApiModules & StatusRoutesModules & Journal
 export function apiRoutes(m: ApiRouteModules): Route[] {
   return [...calendarApiRoutes(m), ...statusRoutes(m), ...journalRoutes(m)];
 }
+

@@ -108,4 +108,42 @@ devnet("should print copy-paste commands with the real calendar and RPC URLs, wh
   }
 }));
 
+devnet("should run a stand-alone aggregator in front of the calendar whose proofs the calendar completes :: --aggregator --json", withTimeout(60_000, async (signal) => {
+  const child = spawn(process.execPath, [CLI, "devnet", "--json", "--aggregator", "--block-interval", "500"], {stdio: ["ignore", "pipe", "pipe"], signal});
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  try {
+    let out = "";
+    const ready = await new Promise<{event: string; calendars: string[]; aggregator: string}>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        const nl = out.indexOf("\n");
+        if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as {event: string; calendars: string[]; aggregator: string});
+      });
+      child.on("exit", (code) => reject(new Error(`devnet exited ${code} before it was ready`)));
+    });
+    assert.is(ready.event, "ready");
+    assert.match(ready.aggregator, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const cal = ready.calendars[0] as string;
+    assert.is.not(ready.aggregator, cal);
+    const digest = new Uint8Array(32).fill(7);
+    const posted = await fetch(`${ready.aggregator}/digest`, {method: "POST", body: digest, signal});
+    assert.is(posted.status, 200);
+    // The proof goes through the aggregator's round to the calendar, whose Pending attestation it ends in.
+    const commitment = proofLeaf(new Uint8Array(await posted.arrayBuffer()), digest).msg;
+    const status = (await (await fetch(`${ready.aggregator}/`, {headers: {Accept: "application/json"}, signal})).json()) as {upstreams: Array<{url: string}>};
+    assert.equal(status.upstreams.map((u) => u.url), [cal]);
+    let proof: Response | null = null;
+    for (let i = 0; i < 300 && proof?.status !== 200; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      proof = await fetch(`${cal}/timestamp/${toHex(commitment)}`, {signal});
+      await proof.arrayBuffer();
+    }
+    assert.is(proof?.status, 200, "the calendar completed the proof of the aggregator's round");
+    child.kill("SIGINT");
+    assert.is(await exited, 0);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+}));
+
 devnet.run();

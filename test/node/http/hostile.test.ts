@@ -13,7 +13,12 @@ import {Registry} from "prom-client";
 import {withTimeout} from "../../support/timeout.ts";
 import {killChild, postDigest, removeDir, startChildNode, tempDir} from "../calendar/support.ts";
 import {ApiServer} from "../../../node/http/server.ts";
+import {apiRoutes} from "../../../node/http/routes/index.ts";
+import type {ApiRouteModules} from "../../../node/http/routes/index.ts";
 import type {ApiModules} from "../../../node/http/server.ts";
+
+/** The calendar's route modules over fakes, with the server's logger and metrics. */
+type TestModules = ApiRouteModules & Omit<ApiModules, "routes">;
 import {createMetrics} from "../../../node/metrics.ts";
 import type {LogContext, Logger} from "../../../node/logger.ts";
 
@@ -34,7 +39,7 @@ function recordingServer(answer: () => Promise<void> = async () => {}, maxConnec
   const lines: LogLine[] = [];
   const register = new Registry();
   let submitted = 0;
-  const modules: ApiModules = {
+  const modules: TestModules = {
     aggregator: {
       submit: async () => {
         submitted++;
@@ -51,7 +56,8 @@ function recordingServer(answer: () => Promise<void> = async () => {}, maxConnec
     logger: recordingLogger(lines),
     metrics: createMetrics(register),
   };
-  return {api: new ApiServer({listen: "127.0.0.1:0", url: "", ...(maxConnections === undefined ? {} : {maxConnections})}, modules), lines, register, submitted: () => submitted};
+  const api = new ApiServer({listen: "127.0.0.1:0", url: "", ...(maxConnections === undefined ? {} : {maxConnections})}, {routes: apiRoutes(modules), logger: modules.logger, metrics: modules.metrics});
+  return {api, lines, register, submitted: () => submitted};
 }
 
 /** The value of `calendar_http_requests_total{route, status}`, 0 if absent. */

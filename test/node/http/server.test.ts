@@ -6,12 +6,18 @@ import type {Socket} from "node:net";
 import {toHex} from "../../../protocol/ots/bytes.ts";
 import {pending} from "../../../protocol/ots/attestations.ts";
 import {withTimeout} from "../../support/timeout.ts";
-import {getTimestamp, postDigest, proofLeaf, rawRequest, removeDir, startNode, tempDir, testOptions} from "../calendar/support.ts";
+import {getTimestamp, postDigest, proofLeaf, removeDir, startNode, tempDir, testOptions} from "../calendar/support.ts";
+import {checkMalformedRequests} from "./malformed-requests.ts";
 import type {NodeOptions} from "../../../node/options.ts";
 import type {CalendarNode} from "../../../node/node.ts";
 import {HttpError} from "../../../node/http/errors.ts";
 import {ApiServer} from "../../../node/http/server.ts";
+import {apiRoutes} from "../../../node/http/routes/index.ts";
+import type {ApiRouteModules} from "../../../node/http/routes/index.ts";
 import type {ApiModules} from "../../../node/http/server.ts";
+
+/** The calendar's route modules over fakes, with the server's logger and metrics. */
+type TestModules = ApiRouteModules & Omit<ApiModules, "routes">;
 import {nullLogger} from "../../../node/logger.ts";
 
 async function withNode(patch: (o: NodeOptions) => void, fn: (url: string, node: CalendarNode) => Promise<void>): Promise<void> {
@@ -26,14 +32,6 @@ async function withNode(patch: (o: NodeOptions) => void, fn: (url: string, node:
   } finally {
     await removeDir(dir);
   }
-}
-
-function statusLine(raw: string): string {
-  return raw.slice(0, raw.indexOf("\r\n"));
-}
-
-function bodyOf(raw: string): string {
-  return raw.slice(raw.indexOf("\r\n\r\n") + 4);
 }
 
 // ---
@@ -111,39 +109,7 @@ Api("should answer the other routes as otsd does :: tip, status HTML and JSON, h
 
 Api("should refuse every malformed request with a 4xx and a reason :: raw sockets", withTimeout(30_000, async () => {
   await withNode(() => {}, async (url) => {
-    const host = new URL(url).host;
-    const cases: Array<{name: string; req: string | Uint8Array; status: string; reason?: string}> = [
-      {name: "missing Content-Length", req: `POST /digest HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, status: "HTTP/1.1 400 Bad Request", reason: "invalid Content-Length"},
-      {name: "HTTP/1.0 without length", req: `POST /digest HTTP/1.0\r\n\r\n`, status: "HTTP/1.1 400 Bad Request", reason: "invalid Content-Length"},
-      {name: "non-numeric Content-Length", req: `POST /digest HTTP/1.1\r\nHost: ${host}\r\nContent-Length: abc\r\n\r\n`, status: "HTTP/1.1 400 Bad Request", reason: "invalid Content-Length"},
-      {name: "negative Content-Length", req: `POST /digest HTTP/1.1\r\nHost: ${host}\r\nContent-Length: -1\r\n\r\n`, status: "HTTP/1.1 400 Bad Request", reason: "invalid Content-Length"},
-      {name: "conflicting Content-Length", req: `POST /digest HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`, status: "HTTP/1.1 400 Bad Request"},
-      {name: "Content-Length 65", req: `POST /digest HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 65\r\n\r\n${"a".repeat(65)}`, status: "HTTP/1.1 400 Bad Request", reason: "digest too long"},
-      {name: "huge Content-Length", req: `POST /digest HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 99999999999999999999\r\n\r\n`, status: "HTTP/1.1 400 Bad Request"},
-      {name: "chunked body", req: `POST /digest HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n${"b".repeat(32)}\r\n0\r\n\r\n`, status: "HTTP/1.1 400 Bad Request", reason: "invalid Content-Length: chunked request bodies are not accepted"},
-      {name: "chunked and Content-Length", req: `POST /digest HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, status: "HTTP/1.1 400 Bad Request"},
-      {name: "bad hex", req: `GET /timestamp/zz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, status: "HTTP/1.1 400 Bad Request", reason: "commitment must be hex-encoded bytes"},
-      {name: "odd hex", req: `GET /timestamp/abc HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, status: "HTTP/1.1 400 Bad Request", reason: "commitment must be hex-encoded bytes"},
-      {name: "query after hex", req: `GET /timestamp/00?x=1 HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, status: "HTTP/1.1 400 Bad Request", reason: "commitment must be hex-encoded bytes"},
-      {name: "garbage request line", req: `\x01\x02\x03 garbage\r\n\r\n`, status: "HTTP/1.1 400 Bad Request"},
-      {name: "oversized headers", req: `GET / HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`, status: "HTTP/1.1 431 Request Header Fields Too Large"},
-    ];
-    for (const c of cases) {
-      const raw = await rawRequest(url, c.req);
-      assert.is(statusLine(raw), c.status, c.name);
-      if (c.reason !== undefined) assert.is(bodyOf(raw), c.reason, c.name);
-      assert.ok(/access-control-allow-origin: \*/i.test(raw), `${c.name}: CORS header`);
-    }
-    // A body longer than declared: the 32 declared bytes are a digest and the
-    // rest is parsed as a next request, which is refused with 400 and the
-    // connection closed (the digest's own 200 may or may not make it out first).
-    const raw = await rawRequest(url, `POST /digest HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 32\r\n\r\n${"c".repeat(32)}${"d".repeat(40)}`);
-    const statuses = raw.match(/HTTP\/1\.1 \d{3}/g) ?? [];
-    assert.is(statuses[statuses.length - 1], "HTTP/1.1 400", raw);
-    assert.ok(statuses.every((x) => x === "HTTP/1.1 200" || x === "HTTP/1.1 400"), raw);
-    // The server is still healthy after all of that.
-    assert.is((await fetch(`${url}/healthz`)).status, 200);
-    assert.is((await postDigest(url, new Uint8Array(32))).status, 200);
+    await checkMalformedRequests(url, {timestampRoute: true});
   });
 }));
 
@@ -216,10 +182,10 @@ const DIGEST_REQUEST = "POST /digest HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\
 const count = (s: string, what: string): number => s.split(what).length - 1;
 
 /** An API server over fakes: each digest waits until the test answers it. */
-function fakeServer({listen = "127.0.0.1:0", stopWaitMs, patch = {}}: {listen?: string; stopWaitMs?: number; patch?: Partial<ApiModules>} = {}): {api: ApiServer; held: Array<() => void>; arrived: (n: number) => Promise<void>} {
+function fakeServer({listen = "127.0.0.1:0", stopWaitMs, patch = {}}: {listen?: string; stopWaitMs?: number; patch?: Partial<TestModules>} = {}): {api: ApiServer; held: Array<() => void>; arrived: (n: number) => Promise<void>} {
   const held: Array<() => void> = [];
   const arrivals: Array<() => void> = [];
-  const modules: ApiModules = {
+  const modules: TestModules = {
     aggregator: {
       submit: () =>
         new Promise((resolve) => {
@@ -240,7 +206,7 @@ function fakeServer({listen = "127.0.0.1:0", stopWaitMs, patch = {}}: {listen?: 
   const arrived = async (n: number): Promise<void> => {
     while (held.length < n) await new Promise<void>((r) => arrivals.push(r));
   };
-  return {api: new ApiServer({listen, url: "", ...(stopWaitMs === undefined ? {} : {stopWaitMs})}, modules), held, arrived};
+  return {api: new ApiServer({listen, url: "", ...(stopWaitMs === undefined ? {} : {stopWaitMs})}, {routes: apiRoutes(modules), logger: modules.logger, metrics: modules.metrics}), held, arrived};
 }
 
 Api("should answer digests in flight before stop() resolves, and refuse new ones with 503 Connection: close :: two kept-alive connections", withTimeout(10_000, async () => {
