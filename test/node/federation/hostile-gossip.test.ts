@@ -107,7 +107,7 @@ test(
       assert.ok(bytesEqual(mirror.store.chainHash, before.chain));
       assert.is((await fetch(`${mb.url}/healthz`)).status, 200);
       // gossipsub refreshes scores on its heartbeat (1 s).
-      await waitFor("the sender scored down", () => b.federation!.host.services.pubsub.getScore(a.peerId) < 0, signal, 100);
+      await waitFor("the sender scored down", () => (b.federation!.host.services.pubsub as unknown as {getScore(peer: string): number}).getScore(a.peerId) < 0, signal, 100);
 
       // 5. Equivocation: the key signs two different journals of length 3.
       const other = rounds(a.calendarId, 3);
@@ -141,7 +141,7 @@ test(
       assert.is(r.status, 200);
       void ma;
     } finally {
-      for (const h of hosts) await h.stop().catch(() => {});
+      for (const h of hosts) await Promise.resolve(h.stop()).catch(() => {});
       await stopAll(nodes, members);
       await removeDir(strangerDir);
     }
