@@ -26,7 +26,7 @@ import {logLevelOptionSpec} from "./logger.ts";
 import type {LogLevel} from "./logger.ts";
 import {defaultStamperOptions, stamperOptionSpecs} from "./stamper/options.ts";
 import type {StamperOptions} from "./stamper/options.ts";
-import {defaultFederationOptions} from "./federation/options.ts";
+import {checkFederationOptions, defaultFederationOptions, federationOptionSpecs} from "./federation/options.ts";
 import type {FederationOptions} from "./federation/options.ts";
 
 /** Everything a calendar node is configured with: plain data, one part per module. */
@@ -72,6 +72,7 @@ export const OPTION_SPECS: readonly OptionSpec<NodeOptions>[] = [
   ...scopeOptions(journalOptionSpecs, (o: NodeOptions) => o.journal),
   ...scopeOptions(bitcoinOptionSpecs, (o: NodeOptions) => o.bitcoin),
   ...scopeOptions(stamperOptionSpecs, (o: NodeOptions) => o.stamper),
+  ...scopeOptions(federationOptionSpecs, (o: NodeOptions) => o.federation),
   logLevelOptionSpec,
 ];
 
@@ -84,6 +85,7 @@ export async function resolveNodeOptions(args: readonly string[], env: NodeJS.Pr
   const opts = await resolveLayered(OPTION_SPECS, defaultNodeOptions, args, env, readText);
 
   checkBitcoinOptions(opts.bitcoin);
+  checkFederationOptions(opts.federation);
   if (opts.dataDir === "") throw new OptionsError(OptionsErrorCode.REQUIRED, `no data directory: give --data-dir, ${dataDirOptionSpec.env} or "dataDir" in the config file`);
   return opts;
 }

@@ -58,3 +58,10 @@ export function parseDuration(v: unknown, minMs: number, maxMs: number): number 
   }
   return n;
 }
+
+/** A switch: a JSON boolean or the string "true" or "false". */
+export function boolean(v: unknown): boolean {
+  if (v === true || v === "true") return true;
+  if (v === false || v === "false") return false;
+  throw badValue("must be true or false");
+}
