@@ -25,6 +25,7 @@ import {join} from "node:path";
 import {fileURLToPath} from "node:url";
 import {SimulatedBitcoin} from "./bitcoin/sim/simulated-bitcoin.ts";
 import type {Clock} from "./clock.ts";
+import {encodeFederationDefinition} from "./federation/definition.ts";
 import type {FederationDefinition} from "./federation/definition.ts";
 import {loadOrCreateIdentity} from "./identity.ts";
 import type {Logger} from "./logger.ts";
@@ -90,7 +91,7 @@ export class FederatedDevnet {
     }
     const def: FederationDefinition = {version: 1, name: "devnet", members: plan.map((p, rank) => ({calendarId: p.peerId, url: p.url, p2p: [p.p2p], rank}))};
     const federation = join(base, "federation.json");
-    await writeFile(federation, `${JSON.stringify({otsfedFederation: 1, name: def.name, members: def.members}, null, 2)}\n`);
+    await writeFile(federation, encodeFederationDefinition(def));
     const st = devnetStamperOptions;
     for (const [i, p] of plan.entries()) {
       const args = [OTSFED, "node", "--data-dir", p.dataDir, "--listen", p.listen, "--url", p.url, "--federation", federation, "--p2p-listen", p.p2p, "--bitcoin-rpc", bitcoin.url];

@@ -27,7 +27,7 @@ async function rpcCall(rpcUrl: string, method: string, params: unknown[], signal
 const devnet = suite("node/cli otsfed devnet");
 
 devnet("should print one ready line, serve a calendar on the simulated chain and stop cleanly on SIGINT :: --json", withTimeout(60_000, async (signal) => {
-  const child = spawn(process.execPath, [CLI, "devnet", "--json", "--block-interval", "500"], {stdio: ["ignore", "pipe", "pipe"], signal});
+  const child = spawn(process.execPath, [CLI, "devnet", "--nodes", "1", "--json", "--block-interval", "500"], {stdio: ["ignore", "pipe", "pipe"], signal});
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   try {
     let out = "";
@@ -73,7 +73,7 @@ devnet("should print one ready line, serve a calendar on the simulated chain and
 }));
 
 devnet("should print copy-paste commands with the real calendar and RPC URLs, which serve :: human output", withTimeout(60_000, async (signal) => {
-  const child = spawn(process.execPath, [CLI, "devnet", "--block-interval", "500", "--log-level", "warn"], {stdio: ["ignore", "pipe", "pipe"], signal});
+  const child = spawn(process.execPath, [CLI, "devnet", "--nodes", "1", "--block-interval", "500", "--log-level", "warn"], {stdio: ["ignore", "pipe", "pipe"], signal});
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   try {
     const text = await new Promise<string>((resolve, reject) => {
@@ -109,7 +109,7 @@ devnet("should print copy-paste commands with the real calendar and RPC URLs, wh
 }));
 
 devnet("should run a stand-alone aggregator in front of the calendar whose proofs the calendar completes :: --aggregator --json", withTimeout(60_000, async (signal) => {
-  const child = spawn(process.execPath, [CLI, "devnet", "--json", "--aggregator", "--block-interval", "500"], {stdio: ["ignore", "pipe", "pipe"], signal});
+  const child = spawn(process.execPath, [CLI, "devnet", "--nodes", "1", "--json", "--aggregator", "--block-interval", "500"], {stdio: ["ignore", "pipe", "pipe"], signal});
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   try {
     let out = "";
