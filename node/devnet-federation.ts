@@ -37,6 +37,8 @@ const CALENDAR_FUNDING_SATS = 10_000_000n;
 /** How long a child may take to stop after SIGTERM before it is killed. */
 const STOP_GRACE_MS = 15_000;
 const START_TIMEOUT_MS = 120_000;
+/** pino's numeric levels of our log level names (node/logger.ts maps verbose to 25). */
+const PINO_LEVELS: Record<string, number> = {error: 50, warn: 40, info: 30, verbose: 25, debug: 20};
 
 export type FederatedDevnetOptions = {
   nodes: number;
@@ -44,7 +46,7 @@ export type FederatedDevnetOptions = {
   dataDir: string | null;
   blockIntervalMs: number;
   host: string;
-  /** Log level passed to the children (their JSON logs go to our stderr). */
+  /** Children's log lines at this level or above go on to our stderr (they log at info at least: the devnet reads their start). */
   logLevel: string;
 };
 
@@ -95,7 +97,7 @@ export class FederatedDevnet {
     const st = devnetStamperOptions;
     for (const [i, p] of plan.entries()) {
       const args = [OTSFED, "node", "--data-dir", p.dataDir, "--listen", p.listen, "--url", p.url, "--federation", federation, "--p2p-listen", p.p2p, "--bitcoin-rpc", bitcoin.url];
-      args.push("--stamp-interval", `${st.intervalMs}ms`, "--confirmations", String(st.confirmations), "--bitcoin-poll-interval", `${st.pollIntervalMs}ms`, "--fee-deadline", String(st.fee.deadlineBlocks), "--log-level", this.opts.logLevel);
+      args.push("--stamp-interval", `${st.intervalMs}ms`, "--confirmations", String(st.confirmations), "--bitcoin-poll-interval", `${st.pollIntervalMs}ms`, "--fee-deadline", String(st.fee.deadlineBlocks), "--log-level", this.childLevel());
       this.children.push(this.spawn(i, args, {url: p.url, p2p: [`${p.p2p}/p2p/${p.peerId}`], pid: 0, dataDir: p.dataDir, peerId: p.peerId}));
     }
     // Ready: every node listens and knows its stamping address, which is funded (confirmed: the stamper spends confirmed coins only).
@@ -121,9 +123,8 @@ export class FederatedDevnet {
       }),
     );
     let buf = "";
+    const shown = PINO_LEVELS[this.opts.logLevel] ?? 30;
     proc.stdout?.on("data", (d: Buffer) => {
-      // Each node's JSON log goes on to our stderr (stdout carries only what people and scripts read).
-      process.stderr.write(d);
       buf += d.toString();
       let nl;
       while ((nl = buf.indexOf("\n")) >= 0) {
@@ -135,12 +136,19 @@ export class FederatedDevnet {
         } catch {
           continue;
         }
+        // Each node's JSON log goes on to our stderr (stdout carries only what people and scripts read).
+        if ((PINO_LEVELS[String(obj.level)] ?? 30) >= shown) process.stderr.write(`${text}\n`);
         if (child.lines.length < 1000) child.lines.push(obj);
         child.waiters = child.waiters.filter((w) => (w.msg === obj.msg ? (w.resolve(obj), false) : true));
       }
     });
     proc.stderr?.on("data", (d: Buffer) => process.stderr.write(d));
     return child;
+  }
+
+  /** The children log at info unless asked for more (verbose, debug): the devnet reads their start lines. */
+  private childLevel(): string {
+    return (PINO_LEVELS[this.opts.logLevel] ?? 30) < 30 ? this.opts.logLevel : "info";
   }
 
   private waitLine(c: Child, msg: string): Promise<Record<string, unknown>> {

@@ -200,7 +200,8 @@ export class Calendar {
         sync = {mode: "rebuild", records: n, seconds: (performance.now() - t1) / 1000, reason: "stamp entries unreadable"};
         stamps = await Calendar.loadStamps(index, tag);
       }
-      if (sync.mode === "rebuild" && freshIndex === null) logger.warn("index inconsistent with the journal; rebuilt", {reason: sync.reason});
+      // A journal with records the index did not know of is worth a warning; an empty one (a new mirror) is not.
+      if (sync.mode === "rebuild" && freshIndex === null && store.length > 0) logger.warn("index inconsistent with the journal; rebuilt", {reason: sync.reason});
       logger.info("index ready", {...sync, liveStamps: stamps.size});
       return new Calendar(target.sign !== null ? "origin" : "mirror", store, modules, report, sync, stamps);
     } catch (e) {

@@ -4,7 +4,8 @@
  * `process.argv`; tests call it in process.
  *
  * Exit codes (README "Commands"): 0 success; 1 a failed check, a bad file
- * or a refused start; 2 a usage error. A known failure is printed as
+ * or a refused start; 2 a usage error (a refused option or federation
+ * definition). A known failure is printed as
  *
  *   otsfed <command>: CODE: message     a typed error (CalendarError, its `code`)
  *   otsfed <command>: message           the CLI's own usage and input errors (CliError)
@@ -15,6 +16,7 @@
 import {CalendarError} from "../../protocol/errors.ts";
 import {OptionsError} from "../config/option-spec.ts";
 import {wrapText} from "../config/text.ts";
+import {FederationError} from "../federation/definition.ts";
 import {CliError} from "./command.ts";
 import type {Command, CommandIo} from "./command.ts";
 import {COMMANDS} from "./commands/index.ts";
@@ -42,8 +44,9 @@ function isSystemError(e: unknown): e is NodeJS.ErrnoException & {code: string; 
  */
 export function describeFailure(command: string, e: unknown): {line: string; exitCode: number} | null {
   if (e instanceof CliError) return {line: `otsfed ${command}: ${e.message}`, exitCode: e.exitCode};
-  // A refused setting or command line is a usage error; every other typed error a failed check or a refused start.
-  if (e instanceof OptionsError) return {line: `otsfed ${command}: ${e.code}: ${e.message}`, exitCode: 2};
+  // A refused setting or command line is a usage error, and so is a refused federation definition (the
+  // operator's input, like an option); every other typed error a failed check or a refused start.
+  if (e instanceof OptionsError || e instanceof FederationError) return {line: `otsfed ${command}: ${e.code}: ${e.message}`, exitCode: 2};
   if (e instanceof CalendarError) return {line: `otsfed ${command}: ${e.code}: ${e.message}`, exitCode: 1};
   if (isSystemError(e)) return {line: `otsfed ${command}: ${e.code}: ${e.message}`, exitCode: 1};
   return null;
