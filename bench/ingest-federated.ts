@@ -32,7 +32,7 @@ export async function main(args: string[]): Promise<Figures> {
   try {
     console.log(`ingest-federated: wrk, ${connections} keep-alive connections, 2 threads, ${seconds} s per run`);
     // Alone: member 0's data dir, no federation.
-    const alone = await startNode(["--data-dir", join(members[0]!.dataDir, "alone"), "--listen", "127.0.0.1:0", "--log-level", "warn"]);
+    const alone = await startNode(["--data-dir", join(members[0]!.dataDir, "alone"), "--listen", "127.0.0.1:0", "--log-level", "info"]);
     const c0 = alone.server.cpuSeconds();
     const a = await wrkDigests(alone.url, {seconds, connections, threads: 2});
     const aloneCpu = (alone.server.cpuSeconds() - c0) / a.seconds;
@@ -42,7 +42,7 @@ export async function main(args: string[]): Promise<Figures> {
     const file = join(members[0]!.dataDir, "..", `federation-${process.pid}.json`);
     await writeFile(file, encodeFederationDefinition(def));
     const nodes = [];
-    for (const m of members) nodes.push(await startNode(["--data-dir", m.dataDir, "--listen", `127.0.0.1:${m.httpPort}`, "--url", m.url, "--federation", file, "--p2p-listen", `/ip4/127.0.0.1/tcp/${m.p2pPort}`, "--log-level", "warn"]));
+    for (const m of members) nodes.push(await startNode(["--data-dir", m.dataDir, "--listen", `127.0.0.1:${m.httpPort}`, "--url", m.url, "--federation", file, "--p2p-listen", `/ip4/127.0.0.1/tcp/${m.p2pPort}`, "--log-level", "info"]));
     // Let the members connect.
     await new Promise((r) => setTimeout(r, 3_000));
     const before = nodes.map((n) => n.server.cpuSeconds());
