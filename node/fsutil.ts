@@ -1,5 +1,5 @@
 /** Small durable-filesystem helpers shared by the journal, identity and stamper code. */
-import {open, rename, unlink} from "node:fs/promises";
+import {link, open, rename, unlink} from "node:fs/promises";
 import {join} from "node:path";
 
 /** fsync a directory so a created, renamed or removed entry survives a crash. */
@@ -35,3 +35,29 @@ export async function writeFileAtomic(dir: string, name: string, data: Uint8Arra
   await fsyncDir(dir);
 }
 
+
+/**
+ * Create `dir/name` holding `data`, durably, and never over an existing
+ * file: like {@link writeFileAtomic}, but the temporary file is linked to
+ * its name rather than renamed over it, so an existing file is refused
+ * (EEXIST) however the race with another writer goes.
+ */
+export async function createFileAtomic(dir: string, name: string, data: Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = join(dir, `${name}.tmp`);
+  await unlink(tmp).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "ENOENT") throw e;
+  });
+  const fh = await open(tmp, "wx", mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await link(tmp, join(dir, name));
+  } finally {
+    await unlink(tmp);
+  }
+  await fsyncDir(dir);
+}

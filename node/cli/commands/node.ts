@@ -58,11 +58,13 @@ export const nodeCommand: Command = {
     const logger = createPinoLogger(opts.logLevel);
     const bitcoin = coreRpcBackendFromOptions(opts.bitcoin, logger.child({module: "bitcoin"}));
     const node = await CalendarNode.init(opts, {logger, clock: systemClock, bitcoin, federation});
-    await node.start();
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    // Listened for before starting: a SIGTERM while the node starts (joining a federation takes a moment) stops it once started, cleanly.
+    const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
       process.once("SIGTERM", () => resolve("SIGTERM"));
       process.once("SIGINT", () => resolve("SIGINT"));
     });
+    await node.start();
+    const signal = await stopSignal;
     logger.info("stopping", {signal});
     // A second signal while stopping is reported, not obeyed: the round in flight must finish.
     const again = (s: NodeJS.Signals): void => logger.warn("already stopping; waiting for the last round to be durable", {signal: s});
